@@ -1,0 +1,56 @@
+"""Action and callback ids, and the small payloads that buttons and modals carry."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Action(StrEnum):
+    # Step and detail action ids get ":phase:step" appended: action ids must be unique per message.
+    STEP = "step"
+    DETAILS = "details"
+    COMPLETE_PHASE = "complete_phase"
+    ACK_ESCALATION = "ack_escalation"
+    STATUS_UPDATE = "status_update"
+
+
+class Callback(StrEnum):
+    DECLARE = "declare"
+    RESOLVE = "resolve"
+    STATUS = "status"
+    ADD_TO_TIMELINE = "add_to_timeline"  # message shortcut
+    DETAILS = "step_details"
+
+
+class StepRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    i: str  # incident id
+    b: str = ""  # playbook key
+    p: int  # phase index
+    s: int = -1  # step index (-1 for phase-level actions)
+    a: str = ""  # "done" | "undo" for step buttons
+
+
+class DeclareMeta(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    playbook: str
+    channel: str = ""  # where /incident was typed, for error replies
+    response_url: str = ""
+
+
+class IncidentMeta(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    i: str
+    response_url: str = ""
+
+
+class EscalationRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    i: str
+    level: int

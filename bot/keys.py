@@ -1,0 +1,69 @@
+"""Every Redis key the bot uses, built here and nowhere else.
+
+All keys share the hash tag `{ib}` so multi-key scripts work on Redis Cluster too.
+Incident data is kept forever (it is the audit trail); only idempotency and lock keys expire.
+"""
+
+from __future__ import annotations
+
+PREFIX = "{ib}:"
+
+
+def incident_seq() -> str:
+    """Counter giving incident numbers. Forever."""
+    return f"{PREFIX}seq"
+
+
+def incident(incident_id: str) -> str:
+    """Hash: the incident's fields (title, severity, status, phase, channel, version…). Forever."""
+    return f"{PREFIX}incident:{incident_id}"
+
+
+def steps(incident_id: str) -> str:
+    """Hash: "phase:step" -> JSON {state, by, at} for steps done or skipped. Forever."""
+    return f"{PREFIX}steps:{incident_id}"
+
+
+def timeline(incident_id: str) -> str:
+    """Stream: the incident's timeline, never trimmed. Forever."""
+    return f"{PREFIX}timeline:{incident_id}"
+
+
+def timeline_seen(incident_id: str) -> str:
+    """Set: event ids already on the timeline, so a retried write adds nothing. Forever."""
+    return f"{PREFIX}timeline-seen:{incident_id}"
+
+
+def channel(channel_id: str) -> str:
+    """String: incident id of an incident channel. Forever."""
+    return f"{PREFIX}channel:{channel_id}"
+
+
+def open_incidents() -> str:
+    """Set: ids of incidents not yet resolved."""
+    return f"{PREFIX}open"
+
+
+def idem(scope: str, token: str) -> str:
+    """String: marks a request already handled (a modal submit). Expires after a day."""
+    return f"{PREFIX}idem:{scope}:{token}"
+
+
+def rendered(incident_id: str) -> str:
+    """Hash: message target -> incident version last shown in Slack. Forever."""
+    return f"{PREFIX}rendered:{incident_id}"
+
+
+def render_lock(incident_id: str, target: str) -> str:
+    """String: who is updating a message right now. Short lease (seconds)."""
+    return f"{PREFIX}render-lock:{incident_id}:{target}"
+
+
+def due() -> str:
+    """Sorted set: scheduled work (escalations, reminders), member "kind|incident|n", score = due ms."""
+    return f"{PREFIX}due"
+
+
+def job(member: str) -> str:
+    """Hash: claim state of a scheduled item (owner, attempts, sent). Deleted when done."""
+    return f"{PREFIX}job:{member}"

@@ -1,0 +1,19 @@
+"""Escaping for Slack mrkdwn: only &, < and > are control characters."""
+
+from __future__ import annotations
+
+
+def escape(text: str) -> str:
+    """Neutralise anything a person typed: `<!channel>` becomes inert text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(target: str) -> str:
+    """Mention a roster target: users as <@U…>, user groups as <!subteam^S…>."""
+    if target.startswith("S"):
+        return f"<!subteam^{target}>"
+    return f"<@{target}>"
+
+
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

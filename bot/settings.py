@@ -1,0 +1,81 @@
+"""One settings object, read from the environment (and `.env`) when `main` builds it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
+
+from bot.errors import ConfigError
+
+_ROSTER_ID = re.compile(r"^[US][A-Z0-9]+$|^[US]_[A-Z0-9_]+$")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    redis_url: str | None = None
+    state_dir: Path = Path("./state")
+    playbooks_dir: Path = Path("./playbooks")
+    templates_dir: Path = Path("./templates")
+    announce_channel: str | None = None
+    status_channel: str | None = None
+    roster: dict[str, str] = Field(default_factory=dict)
+    log_level: str = "INFO"
+    # How often each replica looks for due escalations; the on-time promise is one second.
+    scheduler_interval: float = 0.2
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, v: SecretStr) -> SecretStr:
+        if not v.get_secret_value().startswith("xoxb-"):
+            raise ValueError("expected a bot token starting with xoxb-")
+        return v
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xapp-"):
+            raise ValueError("expected an app-level token starting with xapp-")
+        return v
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL such as https://slack.com/api/")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("roster")
+    @classmethod
+    def _roster(cls, v: dict[str, str]) -> dict[str, str]:
+        for role, target in v.items():
+            if not _ROSTER_ID.match(target):
+                raise ValueError(
+                    f"role {role!r} maps to {target!r}; expected a Slack user id (U…) or user-group id (S…)"
+                )
+        return v
+
+
+def load_settings(env_file: str | None = ".env", **overrides: object) -> Settings:
+    """Build settings, turning validation errors into one line per bad setting."""
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[arg-type, call-arg]
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            name = str(err["loc"][0]).upper() if err["loc"] else "settings"
+            reason = "is required but not set" if err["type"] == "missing" else err["msg"]
+            lines.append(f"setting {name}: {reason}")
+        raise ConfigError("; ".join(lines)) from None
+    except SettingsError as e:
+        # pydantic-settings names the field in its message, e.g. 'error parsing value for field "roster"'.
+        field = str(e).split('"')[1].upper() if '"' in str(e) else "a setting"
+        raise ConfigError(f"setting {field}: is not valid JSON (expected e.g. "
+                          '{"perf-lead": "U0123ABCD", "perf-oncall": "S0456EFGH"})') from None

@@ -1,0 +1,90 @@
+"""Steps that many tests share: declaring an incident through the modal, finding its messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tests.conftest import Bot, eventually
+from tests.driver import SlackDriver
+from tests.fake_slack import FakeSlack
+
+
+@dataclass
+class Declared:
+    channel: str
+    incident_id: str
+    view: dict[str, Any]
+
+
+async def open_declare_modal(driver: SlackDriver, bot: Bot, fake: FakeSlack, text: str,
+                             user: str = "U_DECLARER") -> dict[str, Any]:
+    before = len(fake.calls_to("views.open"))
+    status, body, _ = await driver.command(text, user=user, url=bot.url)
+    assert status == 200, body
+    calls = await fake.wait_for("views.open", before + 1)
+    view: dict[str, Any] = calls[-1].args["view"]
+    return view
+
+
+def modal_values(title: str, severity: str = "P2", service: str = "", description: str = "") -> dict[str, Any]:
+    return {"title": title, "severity": {"type": "static_select", "selected_option": {"value": severity}},
+            "service": service, "description": description}
+
+
+async def declare(driver: SlackDriver, bot: Bot, fake: FakeSlack, text: str = "quick Checkout is slow",
+                  *, title: str | None = None, user: str = "U_DECLARER", **values: Any) -> Declared:
+    view = await open_declare_modal(driver, bot, fake, text, user)
+    view = {**view, "id": view.get("id") or "V_DECLARE"}
+    title = title if title is not None else text.partition(" ")[2]
+    status, body = await driver.submit_view(view, modal_values(title, **values), user=user, url=bot.url)
+    assert status == 200, body
+    channel = await eventually(lambda: _incident_channel(fake))
+    incident_id = await eventually(lambda: bot.deps.store.incident_for_channel(channel))
+    await eventually(lambda: len(phase_messages(fake, channel)) >= 1)
+    return Declared(channel=channel, incident_id=incident_id, view=view)
+
+
+def _incident_channel(fake: FakeSlack) -> str | None:
+    created = fake.calls_to("conversations.create")
+    for call in reversed(created):
+        ch = fake.channel_by_name(call.args["name"])
+        if ch is not None:
+            return ch.id
+    return None
+
+
+def phase_messages(fake: FakeSlack, channel: str) -> list[Any]:
+    return [m for m in fake.channels[channel].messages
+            if m.blocks and m.blocks[0].get("type") == "header" and "Phase " in m.blocks[0]["text"]["text"]]
+
+
+def phase_message(fake: FakeSlack, channel: str, phase: int) -> Any:
+    for m in phase_messages(fake, channel):
+        if m.blocks[0]["text"]["text"].startswith(f"Phase {phase + 1} of"):
+            return m
+    raise AssertionError(f"no message for phase {phase + 1}")
+
+
+def card(fake: FakeSlack, channel: str) -> Any:
+    ch = fake.channels[channel]
+    assert ch.pins, "nothing pinned"
+    return fake.message(channel, ch.pins[0])
+
+
+def all_text(message: Any) -> str:
+    """Every text a person sees in a message, blocks included."""
+    parts = [message.text or ""]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
+                parts.append(node["text"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(message.blocks or [])
+    return "\n".join(parts)
