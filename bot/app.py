@@ -33,7 +33,6 @@ def make_client(deps: Deps) -> AsyncWebClient:
 
 def create_app(deps: Deps) -> AsyncApp:
     app = AsyncApp(
-        token=deps.settings.slack_bot_token.get_secret_value(),
         signing_secret=deps.settings.slack_signing_secret.get_secret_value(),
         client=make_client(deps),
         process_before_response=False,

@@ -93,7 +93,7 @@ def card(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
     blocks.append({"type": "context", "elements": [_text(
         "Commands here: `/incident note <text>` · `/incident sev P1` · `/incident commander @user` · "
         "`/incident timeline` · `/incident resolve`")]})
-    text = f"{incident.name} [{incident.severity}] {incident.title} — {status}"
+    text = f"{incident.name} [{incident.severity}] {escape(incident.title)} — {status}"
     return text, blocks
 
 
@@ -112,7 +112,7 @@ def announcement(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
         text = (f"✅ *{incident.name}* [{incident.severity}] {escape(incident.title)} — resolved "
                 f"after {format_duration((incident.resolved_at - incident.declared_at) / 1000)}. "
                 f"{channel_name_hint(incident)}")
-    return f"{incident.name} {incident.title}", [_section(text)]
+    return f"{incident.name} {escape(incident.title)}", [_section(text)]
 
 
 # ---------------------------------------------------------------- phase checklist
@@ -407,7 +407,7 @@ def escalation_ping(incident: Incident, book: Playbook, level: int, targets: lis
             f"*{incident.name}* · {escape(incident.title)} · *{incident.severity}* · phase "
             f"{escape(phase_name(incident, book))} · open for {open_for}{late}")
     ref = EscalationRef(i=incident.id, level=level)
-    return (f"Escalation {level + 1}: {esc.message} — {incident.name}", [
+    return (f"Escalation {level + 1}: {escape(esc.message)} — {incident.name}", [
         _section(text),
         {"type": "actions", "block_id": f"esc:{level}", "elements": [
             _button("Acknowledge", f"{Action.ACK_ESCALATION}:{level}", ref.model_dump_json(), "primary")]},

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.conftest import Bot, eventually
 from tests.driver import SlackDriver
-from tests.fake_slack import FakeSlack
+from tests.slack_fake import FakeSlack
 
 
 @dataclass
@@ -23,7 +23,7 @@ async def open_declare_modal(driver: SlackDriver, bot: Bot, fake: FakeSlack, tex
     status, body, _ = await driver.command(text, user=user, url=bot.url)
     assert status == 200, body
     calls = await fake.wait_for("views.open", before + 1)
-    view: dict[str, Any] = calls[-1].args["view"]
+    view: dict[str, Any] = calls[-1].result["view"]
     return view
 
 
@@ -35,23 +35,21 @@ def modal_values(title: str, severity: str = "P2", service: str = "", descriptio
 async def declare(driver: SlackDriver, bot: Bot, fake: FakeSlack, text: str = "quick Checkout is slow",
                   *, title: str | None = None, user: str = "U_DECLARER", **values: Any) -> Declared:
     view = await open_declare_modal(driver, bot, fake, text, user)
-    view = {**view, "id": view.get("id") or "V_DECLARE"}
     title = title if title is not None else text.partition(" ")[2]
+    created_before = len(_created(fake))
     status, body = await driver.submit_view(view, modal_values(title, **values), user=user, url=bot.url)
     assert status == 200, body
-    channel = await eventually(lambda: _incident_channel(fake))
+    channel = await eventually(lambda: len(_created(fake)) > created_before and _created(fake)[-1])
     incident_id = await eventually(lambda: bot.deps.store.incident_for_channel(channel))
     await eventually(lambda: len(phase_messages(fake, channel)) >= 1)
+    if not fake._failures.get("pins.add") and not any(not c.result.get("ok") for c in fake.calls_to("pins.add")):
+        await eventually(lambda: fake.channels[channel].pins)
     return Declared(channel=channel, incident_id=incident_id, view=view)
 
 
-def _incident_channel(fake: FakeSlack) -> str | None:
-    created = fake.calls_to("conversations.create")
-    for call in reversed(created):
-        ch = fake.channel_by_name(call.args["name"])
-        if ch is not None:
-            return ch.id
-    return None
+def _created(fake: FakeSlack) -> list[str]:
+    """Ids of the channels the bot created, in order."""
+    return [c.result["channel"]["id"] for c in fake.calls_to("conversations.create") if c.result.get("ok")]
 
 
 def phase_messages(fake: FakeSlack, channel: str) -> list[Any]:
@@ -70,6 +68,24 @@ def card(fake: FakeSlack, channel: str) -> Any:
     ch = fake.channels[channel]
     assert ch.pins, "nothing pinned"
     return fake.message(channel, ch.pins[0])
+
+
+def mrkdwn_texts(args: dict[str, Any]) -> list[str]:
+    """Every string Slack would parse for mentions: the top-level text and mrkdwn objects."""
+    out = [str(args.get("text") or "")]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+                out.append(node["text"])
+            for v in node.values():
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    walk(args.get("blocks") or [])
+    return out
 
 
 def all_text(message: Any) -> str:

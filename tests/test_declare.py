@@ -7,7 +7,7 @@ import re
 import redis.asyncio as aioredis
 
 from tests.conftest import eventually
-from tests.flows import all_text, card, declare, modal_values, open_declare_modal, phase_message
+from tests.flows import all_text, card, declare, modal_values, mrkdwn_texts, open_declare_modal, phase_message
 from tests.redis_server import RedisServer
 
 
@@ -34,8 +34,8 @@ async def test_declare_opens_channel_card_and_first_phase(make_bot, driver, fake
     assert "Complete Assess" in first_text
     # Announcement in ANNOUNCE_CHANNEL links to the new channel.
     announce = await fake_slack.wait_for("chat.postMessage", where=lambda c: c.args.get("channel") == "#incidents")
-    assert f"<#{inc.channel}>" in all_text(fake_slack.message(announce[0].response_channel, announce[0].response_ts)) \
-        if hasattr(announce[0], "response_ts") else f"<#{inc.channel}>" in str(announce[0].args)
+    posted = fake_slack.message(announce[0].result["channel"], announce[0].result["ts"])
+    assert f"<#{inc.channel}>" in all_text(posted) and "Checkout p99 above 2s" in all_text(posted)
     # Stored in Redis.
     incident = await bot.deps.store.get(inc.incident_id)
     assert incident.channel_id == inc.channel and incident.card_ts == ch.pins[0]
@@ -109,8 +109,10 @@ async def test_title_with_broadcast_pings_nobody(make_bot, driver, fake_slack):
     bot = await make_bot()
     inc = await declare(driver, bot, fake_slack, "quick <!channel> <@U_VP> & friends",
                         description="<!here> look", service="<!everyone>")
-    for call in fake_slack.calls_to("chat.postMessage") + fake_slack.calls_to("chat.update"):
-        text = str(call.args.get("text", "")) + str(call.args.get("blocks", ""))
+    calls = fake_slack.calls_to("chat.postMessage") + fake_slack.calls_to("chat.update")
+    assert len(calls) >= 3
+    for call in calls:
+        text = "\n".join(mrkdwn_texts(call.args))
         assert "<!channel>" not in text and "<!here>" not in text and "<!everyone>" not in text
         assert "<@U_VP>" not in text
     assert "&lt;!channel&gt;" in all_text(card(fake_slack, inc.channel))
