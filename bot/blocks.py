@@ -133,11 +133,13 @@ def phase_message(incident: Incident, book: Playbook, phase_index: int) -> tuple
     blocks: list[Block] = [_header(f"Phase {phase_index + 1} of {len(PHASES)} · {phase.label}")]
     if phase.description:
         blocks.append(_section(escape(phase.description)))
-    open_steps = 0
+    open_steps = skipped = 0
     for i, step in enumerate(phase.steps):
         state = incident.step(phase_index, i)
         if state is None:
             open_steps += 1
+        elif state.state == "skipped":
+            skipped += 1
         block = _section(_step_line(incident, phase_index, i, step.text), block_id=f"step:{phase_index}:{i}")
         if active:
             done = state is not None
@@ -146,7 +148,7 @@ def phase_message(incident: Incident, book: Playbook, phase_index: int) -> tuple
                                          ref.model_dump_json(), None if done else "primary")
         blocks.append(block)
     total = len(phase.steps)
-    progress = f"{total - open_steps} of {total} steps done"
+    progress = f"{total - open_steps - skipped} of {total} steps done" + (f", {skipped} skipped" if skipped else "")
     if not active:
         progress += " · phase closed" if incident.phase > phase_index or not incident.is_open else ""
     blocks.append({"type": "context", "elements": [_text(progress)]})

@@ -80,7 +80,8 @@ class SlackDriver:
                    "response_url": self.fake.response_url(f"click-{uuid.uuid4().hex}"), "actions": [action]}
         return await self.interactive(payload, url=url)
 
-    async def select(self, message: Any, action_id: str, option_index: int, *, user: str) -> tuple[int, str]:
+    async def select(self, message: Any, action_id: str, option_index: int, *, user: str,
+                     url: str | None = None) -> tuple[int, str]:
         element = find_element(message.blocks, action_id)
         option = element["options"][option_index]
         payload = {"type": "block_actions", "user": {"id": user}, "trigger_id": f"trig-{uuid.uuid4().hex}",
@@ -89,7 +90,7 @@ class SlackDriver:
                    "response_url": self.fake.response_url(f"select-{uuid.uuid4().hex}"),
                    "actions": [{"type": "static_select", "action_id": action_id, "selected_option": option,
                                 "action_ts": f"{time.time():.6f}"}]}
-        return await self.interactive(payload)
+        return await self.interactive(payload, url=url)
 
 
 def find_element(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]:

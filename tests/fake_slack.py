@@ -11,6 +11,7 @@ Deliberately not recorded in `calls`: uploads to `upload_url` (see `files`) and 
 from __future__ import annotations
 
 import asyncio
+import random
 import copy
 import itertools
 import json
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 BOT_USER = "U_BOT"
 BOT_ID = "B_BOT"
@@ -119,7 +120,8 @@ def _option_key(option: Any) -> tuple[Any, Any]:
 
 
 class _Checker:
-    """Walks blocks, failing at the first violation; ids are unique across one message or view."""
+    """Walks blocks, failing at the first violation. block_ids are unique across a message or view;
+    action_ids within their block, as Slack's reference says."""
 
     def __init__(self) -> None:
         self.block_ids: set[str] = set()
@@ -141,6 +143,7 @@ class _Checker:
 
     def block(self, value: Any, path: str) -> None:
         block = _obj(value, path, "block")
+        self.action_ids = set()
         kind = block.get("type")
         if kind not in BLOCK_TYPES:
             _fail(f"{path}/type", f"unknown block type {kind!r} (known: {', '.join(sorted(BLOCK_TYPES))})")
@@ -445,6 +448,7 @@ class ResponseCall:
     at: float
     status: int
     error: str | None = None  # why it was refused (then it is not in response_posts)
+    detail: str = ""
 
 
 @dataclass
@@ -486,7 +490,7 @@ def _ts_key(ts: Any) -> tuple[int, int]:
     try:
         return int(sec or 0), int((frac + "000000")[:6])
     except ValueError:
-        raise _SlackError("invalid_ts_latest" if False else "invalid_arguments", detail=f"bad ts {ts!r}") from None
+        raise _SlackError("invalid_arguments", detail=f"bad ts {ts!r}") from None
 
 
 def _id_list(value: Any) -> list[str]:
@@ -505,8 +509,10 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class FakeSlack:
-    def __init__(self, *, latency: float = 0.0) -> None:
+    def __init__(self, *, latency: float = 0.0, jitter: float = 0.0) -> None:
         self.latency = latency
+        # Random extra delay per call, so concurrent calls can land at Slack in any order.
+        self.jitter = jitter
         self.calls: list[Call] = []
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Any]] = {}
@@ -630,6 +636,13 @@ class FakeSlack:
 
     # ---- fault injection ---------------------------------------------------------------------------------------
 
+    def post_as(self, user: str, channel: str, text: str) -> Message:
+        """A message a person wrote in a channel (not through the bot)."""
+        message = Message(ts=self._next_ts(), channel=channel, text=text, user=user)
+        message.versions.append(message.snapshot())
+        self.channels[channel].messages.append(message)
+        return message
+
     def fail(self, method: str, error: str, *, times: int = 1) -> None:
         self._faults.setdefault(method, deque()).extend(_Fault("error", error) for _ in range(times))
 
@@ -662,7 +675,8 @@ class FakeSlack:
             self._response_targets[key] = message
         return f"{self.root}/response/{key}"
 
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0,
+    # The tests' interface takes a timeout argument, hence the noqa.
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0,  # noqa: ASYNC109
                        where: Callable[[Call], bool] | None = None) -> list[Call]:
         """Answered calls to `method` (matching `where`), once there are at least `count` of them.
 
@@ -691,7 +705,8 @@ class FakeSlack:
             f"got {len(found)} (of {len(same)} to {method}{': ' + detail if detail else ''}). "
             f"Methods received: {dict(seen) or 'none'}")
 
-    async def wait_for_response(self, key: str, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+    async def wait_for_response(self, key: str, count: int = 1,
+                                timeout: float = 5.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -724,8 +739,8 @@ class FakeSlack:
         call = Call(method, args, token, time.monotonic(), request.method)
         self.calls.append(call)
         self._notify()
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        if self.latency or self.jitter:
+            await asyncio.sleep(self.latency + random.uniform(0, self.jitter))
         status, body, headers = self._answer(call, parse_error)
         call.status, call.response = status, body
         self._notify()
@@ -756,8 +771,8 @@ class FakeSlack:
     async def _handle_response(self, request: web.Request) -> web.Response:
         key = request.match_info["key"]
         raw = await request.read()
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        if self.latency or self.jitter:
+            await asyncio.sleep(self.latency + random.uniform(0, self.jitter))
         try:
             body = json.loads(raw or b"null")
         except ValueError:
@@ -772,7 +787,7 @@ class FakeSlack:
         if blocks:
             found = _find_violation(blocks, limit=MESSAGE_BLOCK_LIMIT, text_limit=MESSAGE_BLOCKS_TEXT_LIMIT)
             if found is not None:
-                return self._refuse_response(ResponseCall(key, body, now, 400, f"{found[0]}: {found[1]}"))
+                return self._refuse_response(ResponseCall(key, body, now, 400, found[0], found[1]))
         if not body.get("text") and not blocks and not body.get("delete_original"):
             return self._refuse_response(ResponseCall(key, body, now, 400, "no_text"))
         target = self._response_targets.get(key)
@@ -786,8 +801,7 @@ class FakeSlack:
     def _refuse_response(self, record: ResponseCall) -> web.Response:
         self.response_urls.append(record)
         self._notify()
-        return web.Response(status=record.status, text=(record.error or "").split(":")[0],
-                            content_type="text/plain")
+        return web.Response(status=record.status, text=record.error or "", content_type="text/plain")
 
     def _apply_response_to_message(self, target: tuple[str, str], body: dict[str, Any]) -> None:
         channel, ts = target
@@ -807,15 +821,15 @@ class FakeSlack:
 
     async def _handle_upload(self, request: web.Request) -> web.Response:
         record = self.files.get(request.match_info["file_id"])
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        if self.latency or self.jitter:
+            await asyncio.sleep(self.latency + random.uniform(0, self.jitter))
         if record is None:
             return web.Response(status=404, text="file_not_found", content_type="text/plain")
         if request.content_type == "multipart/form-data":
             content = b""
             async for part in await request.multipart():
-                if isinstance(part, web.BodyPartReader if hasattr(web, "BodyPartReader") else object):
-                    content = bytes(await part.read())  # type: ignore[attr-defined]
+                if isinstance(part, BodyPartReader):
+                    content = bytes(await part.read())
                     break
         else:
             content = await request.read()
@@ -1266,7 +1280,7 @@ class FakeSlack:
             raise _SlackError("invalid_arguments", detail="files must be a JSON array of {id, title}")
         records = []
         for item in items:
-            record = self.files.get(item.get("id")) if isinstance(item, dict) else None
+            record = self.files.get(str(item.get("id"))) if isinstance(item, dict) else None
             if record is None or record["content"] is None:
                 raise _SlackError("file_not_found")  # unknown id, or nothing was uploaded to its URL
             records.append((record, item))

@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.conftest import Bot, eventually
 from tests.driver import SlackDriver
-from tests.slack_fake import FakeSlack
+from tests.fake_slack import FakeSlack
 
 
 @dataclass
@@ -23,7 +23,7 @@ async def open_declare_modal(driver: SlackDriver, bot: Bot, fake: FakeSlack, tex
     status, body, _ = await driver.command(text, user=user, url=bot.url)
     assert status == 200, body
     calls = await fake.wait_for("views.open", before + 1)
-    view: dict[str, Any] = calls[-1].result["view"]
+    view: dict[str, Any] = calls[-1].response["view"]
     return view
 
 
@@ -42,14 +42,15 @@ async def declare(driver: SlackDriver, bot: Bot, fake: FakeSlack, text: str = "q
     channel = await eventually(lambda: len(_created(fake)) > created_before and _created(fake)[-1])
     incident_id = await eventually(lambda: bot.deps.store.incident_for_channel(channel))
     await eventually(lambda: len(phase_messages(fake, channel)) >= 1)
-    if not fake._failures.get("pins.add") and not any(not c.result.get("ok") for c in fake.calls_to("pins.add")):
-        await eventually(lambda: fake.channels[channel].pins)
+    # Set-up is over once the card is pinned (or pinning was refused).
+    await eventually(lambda: fake.channels[channel].pins or any(c.response and not c.ok
+                                                                for c in fake.calls_to("pins.add")))
     return Declared(channel=channel, incident_id=incident_id, view=view)
 
 
 def _created(fake: FakeSlack) -> list[str]:
     """Ids of the channels the bot created, in order."""
-    return [c.result["channel"]["id"] for c in fake.calls_to("conversations.create") if c.result.get("ok")]
+    return [c.response["channel"]["id"] for c in fake.calls_to("conversations.create") if c.ok]
 
 
 def phase_messages(fake: FakeSlack, channel: str) -> list[Any]:

@@ -34,7 +34,7 @@ async def test_declare_opens_channel_card_and_first_phase(make_bot, driver, fake
     assert "Complete Assess" in first_text
     # Announcement in ANNOUNCE_CHANNEL links to the new channel.
     announce = await fake_slack.wait_for("chat.postMessage", where=lambda c: c.args.get("channel") == "#incidents")
-    posted = fake_slack.message(announce[0].result["channel"], announce[0].result["ts"])
+    posted = fake_slack.message(announce[0].response["channel"], announce[0].response["ts"])
     assert f"<#{inc.channel}>" in all_text(posted) and "Checkout p99 above 2s" in all_text(posted)
     # Stored in Redis.
     incident = await bot.deps.store.get(inc.incident_id)

@@ -20,7 +20,7 @@ from bot.mrkdwn import escape
 from bot.playbook import SEVERITIES, Playbook
 from bot.replies import tell
 
-_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
 MAX_NOTE = 3000
 
 
