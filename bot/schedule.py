@@ -9,8 +9,6 @@ from bot.playbook import Playbook
 
 ESCALATION = "esc"
 PHASE_OVERDUE = "phase"
-# A ping later than this after its due time is marked late (the bot was down or Redis was away).
-LATE_AFTER_MS = 10_000
 
 
 @dataclass(frozen=True)
@@ -53,5 +51,6 @@ def lateness_ms(due_ms: int, now_ms: int) -> int:
     return max(0, now_ms - due_ms)
 
 
-def is_late(due_ms: int, now_ms: int) -> bool:
-    return lateness_ms(due_ms, now_ms) > LATE_AFTER_MS
+def is_late(due_ms: int, now_ms: int, late_after_ms: int) -> bool:
+    """Late means the bot was down or Redis away at the due time, not ordinary polling delay."""
+    return lateness_ms(due_ms, now_ms) > late_after_ms

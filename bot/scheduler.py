@@ -24,7 +24,6 @@ from bot.store import Claim, new_token
 
 log = logging.getLogger(__name__)
 
-LEASE_MS = 30_000
 METADATA_TYPE = "incident_escalation"
 
 
@@ -65,7 +64,8 @@ class Scheduler:
         claimed = 0
         for member in members:
             due = Due.parse(member)
-            claim = await self.deps.store.claim(member, due.incident_id, self.owner, LEASE_MS)
+            lease_ms = int(self.deps.settings.escalation_lease_seconds * 1000)
+            claim = await self.deps.store.claim(member, due.incident_id, self.owner, lease_ms)
             if claim is None:
                 continue
             claimed += 1
@@ -85,7 +85,9 @@ class Scheduler:
             log.exception("sending %s failed (attempt %s)", claim.member, claim.attempt)
 
     async def _already_posted(self, channel: str, member: str, since_ms: int) -> bool:
-        resp = await self.client.conversations_history(channel=channel, oldest=f"{since_ms / 1000:.6f}",
+        # A minute of margin: Slack's clock and Redis's need not agree to the millisecond.
+        oldest = f"{(since_ms - 60_000) / 1000:.6f}"
+        resp = await self.client.conversations_history(channel=channel, oldest=oldest,
                                                        include_all_metadata=True, limit=200)
         messages: list[dict[str, Any]] = resp.get("messages", [])
         for message in messages:
@@ -105,7 +107,8 @@ class Scheduler:
             await store.finish(claim.member, due.incident_id)
             return
         level = book.meta.escalation[due.index]
-        late_ms = lateness_ms(claim.due_ms, claim.now_ms) if is_late(claim.due_ms, claim.now_ms) else 0
+        late_after_ms = int(self.deps.settings.late_after_seconds * 1000)
+        late_ms = lateness_ms(claim.due_ms, claim.now_ms) if is_late(claim.due_ms, claim.now_ms, late_after_ms) else 0
         event = Event(type="escalated", actor="bot", at=claim.now_ms, id=f"esc:{claim.member}",
                       data={"level": due.index, "message": level.message, "notify": level.notify,
                             "late": bool(late_ms), "late_ms": late_ms})

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     # How often each replica looks for due escalations; the on-time promise is one second.
     scheduler_interval: float = 0.2
+    # A replica that claimed a ping and died is replaced after this long.
+    escalation_lease_seconds: float = 30.0
+    # A ping sent later than this after its due time says it is late (the bot was down).
+    late_after_seconds: float = 10.0
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -525,6 +525,7 @@ class FakeSlack:
         self.response_posts: list[tuple[str, dict[str, Any]]] = []
         self._ids = itertools.count(1)
         self._ts_counter = itertools.count(1)
+        self._last_ts_micros = 0
         self._faults: dict[str, deque[_Fault]] = {}
         self._used_triggers: set[str] = set()
         self._issued_triggers: dict[str, float] = {}
@@ -843,7 +844,10 @@ class FakeSlack:
         return f"{prefix}{next(self._ids):07d}"
 
     def _next_ts(self) -> str:
-        return f"{int(time.time())}.{next(self._ts_counter):06d}"
+        # Like Slack: the posting time in microseconds, unique and increasing within the fake.
+        micros = max(int(time.time() * 1_000_000), self._last_ts_micros + 1)
+        self._last_ts_micros = micros
+        return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _channel(self, ref: Any, *, names: bool = False) -> Channel:
         """Resolve a channel argument; only chat.postMessage/postEphemeral accept names and user ids."""
