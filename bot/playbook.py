@@ -181,7 +181,8 @@ def _parse_meta(path: Path, source: str) -> FrontMatter:
         data = yaml.safe_load(source)
         root = yaml.compose(source)
     except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
+        # The context mark points at where the broken construct began, which is where people look.
+        mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)
         line = mark.line + 2 if mark is not None else 2
         raise _error(path, line, f"front matter is not valid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(data, dict):
