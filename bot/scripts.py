@@ -172,7 +172,7 @@ return redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)
 # once the lease runs out. Cancelled items (incident no longer open) are dropped here.
 CLAIM = _NOW + """
 local due, job, inc = KEYS[1], KEYS[2], KEYS[3]
-local member, owner, lease_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local member, owner, lease_ms, max_attempts = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local score = redis.call('ZSCORE', due, member)
 if not score or tonumber(score) > now then return {'not_due'} end
 if redis.call('HGET', inc, 'status') ~= 'open' or redis.call('HGET', job, 'sent') == '1' then
@@ -182,6 +182,12 @@ if redis.call('HGET', inc, 'status') ~= 'open' or redis.call('HGET', job, 'sent'
 end
 if redis.call('HEXISTS', job, 'due') == 0 then redis.call('HSET', job, 'due', score) end
 local attempt = redis.call('HINCRBY', job, 'attempts', 1)
+if attempt > max_attempts then
+  -- A ping Slack keeps refusing (archived channel…) must not be retried forever.
+  redis.call('ZREM', due, member)
+  redis.call('DEL', job)
+  return {'gave_up', attempt}
+end
 redis.call('HSET', job, 'owner', owner)
 redis.call('ZADD', due, now + lease_ms, member)
 return {'claimed', attempt, redis.call('HGET', job, 'due'), now}

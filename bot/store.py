@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +20,7 @@ from bot import keys, scripts
 from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
 from bot.incident import Event, Incident
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -247,9 +249,12 @@ class Store:
         return [str(m) for m in await self._due(keys=[keys.due()], args=[limit])]
 
     @_storage_errors
-    async def claim(self, member: str, incident_id: str, owner: str, lease_ms: int) -> Claim | None:
+    async def claim(self, member: str, incident_id: str, owner: str, lease_ms: int,
+                    max_attempts: int = 10) -> Claim | None:
         res = await self._claim(keys=[keys.due(), keys.job(member), keys.incident(incident_id)],
-                                args=[member, owner, lease_ms])
+                                args=[member, owner, lease_ms, max_attempts])
+        if res[0] == "gave_up":
+            log.error("giving up on %s after %s attempts", member, int(res[1]) - 1)
         if res[0] != "claimed":
             return None
         return Claim(member=member, owner=owner, attempt=int(res[1]), due_ms=int(float(res[2])),

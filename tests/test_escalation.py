@@ -198,3 +198,15 @@ async def test_phase_completed_in_time_gets_no_reminder(make_bot, driver, fake_s
     await eventually(lambda: phase_message(fake_slack, inc.channel, 1))
     await asyncio.sleep(2.5)
     assert f"phase|{inc.incident_id}|0" not in ping_ids(fake_slack, inc.channel)
+
+
+async def test_ping_slack_keeps_refusing_is_given_up(make_bot, driver, fake_slack):
+    bot = await make_bot(run_scheduler=False)
+    inc = await declare(driver, bot, fake_slack, "race Channel archived")
+    member = f"esc|{inc.incident_id}|0"
+    store = bot.deps.store
+    await eventually(lambda: store.due_members(), timeout=3)
+    assert await store.claim(member, inc.incident_id, "a", lease_ms=0, max_attempts=2) is not None
+    assert await store.claim(member, inc.incident_id, "b", lease_ms=0, max_attempts=2) is not None
+    assert await store.claim(member, inc.incident_id, "c", lease_ms=0, max_attempts=2) is None
+    assert await store.redis.zscore(keys.due(), member) is None
