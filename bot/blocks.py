@@ -100,8 +100,7 @@ def card(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
 def topic(incident: Incident, book: Playbook) -> str:
     """Channel topic: plain text, at most 250 characters."""
     state = "RESOLVED" if not incident.is_open else phase_name(incident, book)
-    return truncate(f"{incident.severity} · {incident.title} · {state} · IC: "
-                    f"{'@' + incident.commander if incident.commander else 'unassigned'}", 250)
+    return truncate(f"{incident.severity} · {incident.title} · {state} · {incident.name}", 250)
 
 
 def announcement(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
@@ -328,7 +327,8 @@ def describe(event: Event, book: Playbook | None) -> str:
     who = user(event.actor) if event.actor.startswith(("U", "W")) else escape(event.actor or "the bot")
     match event.type:
         case "declared":
-            return f"{who} declared the incident ({escape(str(d.get('severity', '')))}): {escape(str(d.get('title', '')))}"
+            severity, title = escape(str(d.get("severity", ""))), escape(str(d.get("title", "")))
+            return f"{who} declared the incident ({severity}): {title}"
         case "step_done":
             return f"{who} completed “{step_text()}”"
         case "step_undone":
@@ -350,7 +350,8 @@ def describe(event: Event, book: Playbook | None) -> str:
         case "channel_created":
             return f"Incident channel <#{escape(str(d.get('channel', '')))}> created"
         case "declare_failed":
-            return f"⚠️ Setting up the incident failed at {escape(str(d.get('stage', '')))}: {escape(str(d.get('error', '')))}"
+            stage, error = escape(str(d.get("stage", ""))), escape(str(d.get("error", "")))
+            return f"⚠️ Setting up the incident failed at {stage}: {error}"
         case "escalated":
             late = " (late)" if d.get("late") else ""
             return f"Escalation level {int(d.get('level', 0)) + 1}{late}: {escape(str(d.get('message', '')))}"

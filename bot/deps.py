@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.playbook import Playbook
 from bot.settings import Settings
@@ -23,8 +23,6 @@ class Deps:
     store: Store
     playbooks: dict[str, Playbook]
     clock: Clock = wall_clock_ms
-    # Background tasks started after ack; kept so they are not garbage-collected mid-flight.
-    tasks: set[object] = field(default_factory=set)
 
     def book(self, key: str) -> Playbook | None:
         return self.playbooks.get(key)

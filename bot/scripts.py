@@ -55,7 +55,8 @@ if etype then
   add_event(stream, seen, event_id, etype, actor, now, data)
 end
 local changed = etype and 1 or 0
-if redis.call('SET', lock, token, 'NX', 'PX', lock_ms) then
+-- Only a change needs rendering; a no-op click leaves the message to whoever holds the lock.
+if changed == 1 and redis.call('SET', lock, token, 'NX', 'PX', lock_ms) then
   local snap = snapshot(inc, steps)
   return {'ok', changed, snap[1], snap[2]}
 end

@@ -109,7 +109,8 @@ async def driver(fake_slack: FakeSlack) -> AsyncIterator[SlackDriver]:
     await d.close()
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> Any:
+async def eventually(check: Callable[[], Any], timeout: float = 5.0,  # noqa: ASYNC109
+                     interval: float = 0.02) -> Any:
     """Poll `check` until it returns a truthy value (or stops raising AssertionError)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -99,5 +99,6 @@ def find_element(blocks: list[dict[str, Any]], action_id: str) -> dict[str, Any]
         for el in candidates:
             if isinstance(el, dict) and el.get("action_id") == action_id:
                 return {**el, "_block_id": block.get("block_id", "")}
-    raise AssertionError(f"no element {action_id!r} in message; have "
-                         f"{[e.get('action_id') for b in blocks for e in [b.get('accessory') or {}] + b.get('elements', []) if isinstance(e, dict)]}")
+    have = [e.get("action_id") for b in blocks for e in [b.get("accessory") or {}, *b.get("elements", [])]
+            if isinstance(e, dict)]
+    raise AssertionError(f"no element {action_id!r} in message; have {have}")

@@ -11,10 +11,10 @@ Deliberately not recorded in `calls`: uploads to `upload_url` (see `files`) and 
 from __future__ import annotations
 
 import asyncio
-import random
 import copy
 import itertools
 import json
+import random
 import re
 import time
 import uuid

@@ -167,7 +167,8 @@ async def test_channel_creation_failure_marks_incident_failed(make_bot, driver, 
     fake_slack.fail("conversations.create", "restricted_action")
     view = await open_declare_modal(driver, bot, fake_slack, "quick Cannot create")
     await driver.submit_view({**view, "id": "V_NOCREATE"}, modal_values("Cannot create"), url=bot.url)
-    post = await eventually(lambda: [b for _, b in fake_slack.response_posts if "restricted_action" in b.get("text", "")])
+    post = await eventually(lambda: [b for _, b in fake_slack.response_posts
+                                     if "restricted_action" in b.get("text", "")])
     assert "could not be declared" in post[0]["text"]
     assert await bot.deps.store.open_incident_ids() == set()
 

@@ -14,6 +14,7 @@ from bot import blocks
 from bot.channels import channel_name
 from bot.deps import Deps
 from bot.errors import StorageUnavailable
+from bot.handlers import guarded
 from bot.ids import Callback, DeclareMeta
 from bot.incident import Event, Incident
 from bot.playbook import Playbook
@@ -42,6 +43,7 @@ def _value(state: dict[str, Any], block: str) -> str:
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(Callback.DECLARE)
+    @guarded
     async def on_submit(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
         meta = DeclareMeta.model_validate_json(view["private_metadata"])
