@@ -71,37 +71,23 @@ def card(fake: FakeSlack, channel: str) -> Any:
     return fake.message(channel, ch.pins[0])
 
 
+def _texts(node: Any, kinds: tuple[str, ...], out: list[str]) -> list[str]:
+    if isinstance(node, dict):
+        if node.get("type") in kinds and isinstance(node.get("text"), str):
+            out.append(node["text"])
+        for v in node.values():
+            _texts(v, kinds, out)
+    elif isinstance(node, list):
+        for v in node:
+            _texts(v, kinds, out)
+    return out
+
+
 def mrkdwn_texts(args: dict[str, Any]) -> list[str]:
     """Every string Slack would parse for mentions: the top-level text and mrkdwn objects."""
-    out = [str(args.get("text") or "")]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
-                out.append(node["text"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(args.get("blocks") or [])
-    return out
+    return _texts(args.get("blocks") or [], ("mrkdwn",), [str(args.get("text") or "")])
 
 
 def all_text(message: Any) -> str:
     """Every text a person sees in a message, blocks included."""
-    parts = [message.text or ""]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in ("mrkdwn", "plain_text") and isinstance(node.get("text"), str):
-                parts.append(node["text"])
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
-
-    walk(message.blocks or [])
-    return "\n".join(parts)
+    return "\n".join(_texts(message.blocks or [], ("mrkdwn", "plain_text"), [message.text or ""]))

@@ -13,6 +13,7 @@ from bot import keys
 from bot.incident import Event
 from bot.schedule import ESCALATION, Due
 from bot.scheduler import METADATA_TYPE
+from bot.store import Claim
 from tests.conftest import eventually
 from tests.driver import find_element
 from tests.flows import all_text, card, declare
@@ -103,14 +104,19 @@ async def test_resolve_racing_the_due_time_is_never_followed_by_a_ping(make_bot,
     assert await bot_a.deps.store.redis.zcard(keys.due()) == 0
 
 
-async def test_replica_dying_after_claim_is_replaced_once(make_bot, driver, fake_slack):
-    bot_a = await make_bot(run_scheduler=False, escalation_lease_seconds=1.0)
-    inc = await declare(driver, bot_a, fake_slack, "race Claimed then died")
+async def claimed_by_dying_replica(make_bot, driver, fake_slack, title: str) -> tuple[Any, Any, str, Claim]:
+    """Declare on a replica without a scheduler, then claim the first ping as a replica that then dies."""
+    bot = await make_bot(run_scheduler=False, escalation_lease_seconds=1.0)
+    inc = await declare(driver, bot, fake_slack, f"race {title}")
     member = f"esc|{inc.incident_id}|0"
-    store = bot_a.deps.store
-    await eventually(lambda: store.due_members(), timeout=3)
-    claim = await store.claim(member, inc.incident_id, "replica-that-died", 1000)
+    await eventually(lambda: bot.deps.store.due_members(), timeout=3)
+    claim = await bot.deps.store.claim(member, inc.incident_id, "replica-that-died", 1000)
     assert claim is not None and claim.attempt == 1
+    return bot.deps.store, inc, member, claim
+
+
+async def test_replica_dying_after_claim_is_replaced_once(make_bot, driver, fake_slack):
+    _, inc, member, _ = await claimed_by_dying_replica(make_bot, driver, fake_slack, "Claimed then died")
     claimed_at = time.time()
     await make_bot(escalation_lease_seconds=1.0)
     await eventually(lambda: pings(fake_slack, inc.channel), timeout=4)
@@ -121,14 +127,8 @@ async def test_replica_dying_after_claim_is_replaced_once(make_bot, driver, fake
 
 
 async def test_replica_dying_after_posting_does_not_ping_twice(make_bot, driver, fake_slack):
-    bot_a = await make_bot(run_scheduler=False, escalation_lease_seconds=1.0)
-    inc = await declare(driver, bot_a, fake_slack, "race Posted then died")
-    member = f"esc|{inc.incident_id}|0"
-    store = bot_a.deps.store
-    await eventually(lambda: store.due_members(), timeout=3)
-    # Replay a replica's work up to the crash: claim, confirm, post — but never finish.
-    claim = await store.claim(member, inc.incident_id, "replica-that-died", 1000)
-    assert claim is not None
+    store, inc, member, claim = await claimed_by_dying_replica(make_bot, driver, fake_slack, "Posted then died")
+    # Replay the rest of a replica's work up to the crash: confirm, post — but never finish.
     event = Event(type="escalated", actor="bot", at=claim.now_ms, id=f"esc:{member}", data={"level": 0})
     assert await store.confirm(claim, inc.incident_id, event) is not None
     client = AsyncWebClient(base_url=fake_slack.url, token="xoxb-test")
