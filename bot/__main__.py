@@ -11,11 +11,10 @@ import sys
 from aiohttp import web
 
 from bot.app import create_app, create_web_app
-from bot.check import run_check
+from bot.check import Checked, load_checked, run_check
 from bot.deps import Deps
 from bot.embedded_redis import EmbeddedRedis
 from bot.errors import ConfigError
-from bot.playbook import load_playbooks
 from bot.settings import Settings, load_settings
 from bot.store import Store, connect
 
@@ -32,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _serve(settings: Settings, http: bool, port: int) -> None:
+async def _serve(settings: Settings, checked: Checked, http: bool, port: int) -> None:
     embedded = None
     redis_url = settings.redis_url
     if not redis_url:
@@ -40,7 +39,7 @@ async def _serve(settings: Settings, http: bool, port: int) -> None:
         await embedded.start()
         redis_url = embedded.url
     store = Store(connect(redis_url))
-    deps = Deps(settings=settings, store=store, playbooks=load_playbooks(settings.playbooks_dir))
+    deps = Deps(settings=settings, store=store, playbooks=checked.books, templates=checked.templates)
     bolt = create_app(deps)
     web_app = create_web_app(deps, bolt)
     runner = web.AppRunner(web_app)
@@ -73,12 +72,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             print(run_check(settings))
             return 0
-        # Fail before connecting anywhere if a playbook or template is broken.
-        run_check(settings)
+        # Fail before connecting anywhere if a playbook or template is broken; serve what was checked.
+        checked = load_checked(settings)
         if not args.http and settings.slack_app_token is None:
             raise ConfigError("setting SLACK_APP_TOKEN: is required for Socket Mode (or run `serve --http`)")
         port = args.port or int(os.environ.get("PORT", "3000"))
-        asyncio.run(_serve(settings, args.http, port))
+        asyncio.run(_serve(settings, checked, args.http, port))
         return 0
     except ConfigError as e:
         print(f"error: {e.user_message}", file=sys.stderr)

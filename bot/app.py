@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.errors import StorageUnavailable
-from bot.handlers import checklist, commands, declare, resolve, timeline
+from bot.handlers import checklist, commands, declare, resolve, status, timeline
 from bot.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def create_app(deps: Deps) -> AsyncApp:
         # Our own error handling reports failures to the person; Bolt's 'unhandled' log is noise.
         raise_error_for_unhandled_request=False,
     )
-    for module in (commands, declare, checklist, resolve, timeline):
+    for module in (commands, declare, checklist, resolve, status, timeline):
         module.register(app, deps)
     return app
 

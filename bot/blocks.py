@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.durations import format_duration
-from bot.ids import Action, Callback, DeclareMeta, IncidentMeta, StepRef
-from bot.incident import Event, Incident
+from bot.ids import Action, Callback, DeclareMeta, IncidentMeta, StatusMeta, StepRef
+from bot.incident import RCA_REVIEWED, Event, Incident
 from bot.mrkdwn import escape, truncate
 from bot.playbook import PHASES, SEVERITIES, Phase, Playbook
 
@@ -82,6 +82,10 @@ def card(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
     if not incident.is_open and incident.resolved_at:
         fields.append(f"*Resolved*\n{when(incident.resolved_at)} "
                       f"after {format_duration((incident.resolved_at - incident.declared_at) / 1000)}")
+    if incident.rca_status == RCA_REVIEWED:
+        fields.append(f"*RCA*\nReviewed by {user(incident.rca_reviewed_by)} {when(incident.rca_reviewed_at)}")
+    elif incident.rca_status and incident.rca_due_at:
+        fields.append(f"*RCA*\nDue {when(incident.rca_due_at)}")
     blocks: list[Block] = [
         _header(f"{incident.name} · {incident.title}"),
         {"type": "section", "fields": [_text(truncate(f, 2000)) for f in fields]},
@@ -90,9 +94,12 @@ def card(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
         blocks.append(_section(f"*Description*\n{escape(incident.description)}"))
     if not incident.is_open and (incident.cause or incident.resolution):
         blocks.append(_section(f"*Cause*\n{escape(incident.cause)}\n*Resolution*\n{escape(incident.resolution)}"))
+    if incident.is_open:
+        blocks.append({"type": "actions", "block_id": "card", "elements": [
+            _button("Post status update", Action.STATUS_UPDATE, IncidentMeta(i=incident.id).model_dump_json())]})
     blocks.append({"type": "context", "elements": [_text(
         "Commands here: `/incident note <text>` · `/incident sev P1` · `/incident commander @user` · "
-        "`/incident timeline` · `/incident resolve`")]})
+        "`/incident status` · `/incident timeline` · `/incident resolve`")]})
     text = f"{incident.name} [{incident.severity}] {escape(incident.title)} — {status}"
     return text, blocks
 
@@ -229,15 +236,18 @@ def step_details_modal(book: Playbook, phase_index: int, step_index: int) -> dic
 # ---------------------------------------------------------------- modals
 
 def _input(block_id: str, label: str, *, initial: str = "", multiline: bool = False, optional: bool = False,
-           max_length: int = 3000, placeholder: str = "") -> Block:
+           max_length: int = 3000, placeholder: str = "", hint: str = "") -> Block:
     element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "multiline": multiline,
                                "max_length": max_length}
     if initial:
         element["initial_value"] = initial[:max_length]
     if placeholder:
         element["placeholder"] = _text(placeholder, plain=True)
-    return {"type": "input", "block_id": block_id, "label": _text(label, plain=True), "element": element,
-            "optional": optional}
+    block = {"type": "input", "block_id": block_id, "label": _text(label, plain=True), "element": element,
+             "optional": optional}
+    if hint:
+        block["hint"] = _text(hint, plain=True)
+    return block
 
 
 def declare_modal(book: Playbook, title: str, meta: DeclareMeta) -> dict[str, Any]:
@@ -299,8 +309,10 @@ def help_text(books: dict[str, Playbook]) -> str:
         "• `/incident note <text>` — add a note to the timeline",
         "• `/incident sev P0…P4` — change the severity",
         "• `/incident commander @user` — assign the incident commander",
+        "• `/incident status` — post a status update to the status channel (and Statuspage)",
         "• `/incident timeline` — show the timeline (only to you)",
-        "• `/incident resolve` — resolve, with cause and resolution",
+        "• `/incident resolve` — resolve, with cause and resolution; the RCA draft follows",
+        "• `/incident rca reviewed` — mark the RCA reviewed after the review meeting",
         "• Message shortcut *Add to timeline* — put any message of the channel on the timeline",
     ]
     return "\n".join(lines)
@@ -360,7 +372,14 @@ def describe(event: Event, book: Playbook | None) -> str:
         case "phase_overdue":
             return f"{phase_label()} ran past its target window"
         case "status_update":
-            return f"{who} posted a status update: {escape(truncate(str(d.get('text', '')), 300))}"
+            kind = f"{escape(str(d['kind']))} " if d.get("kind") else ""
+            return f"{who} posted the {kind}status update: {escape(truncate(str(d.get('text', '')), 300))}"
+        case "rca_posted":
+            return f"RCA draft posted ({escape(str(d.get('filename', '')))})"
+        case "rca_overdue":
+            return "The RCA was not reviewed in time; the commander was reminded"
+        case "rca_reviewed":
+            return f"{who} marked the RCA reviewed"
         case "resolved":
             return f"{who} resolved the incident. Cause: {escape(str(d.get('cause', '')))}"
         case _:
@@ -433,3 +452,107 @@ def resolved_message(incident: Incident) -> str:
     duration = format_duration((incident.resolved_at - incident.declared_at) / 1000)
     return (f"✅ *{incident.name} resolved* by {user(incident.resolved_by)} after {duration}.\n"
             f"*Cause:* {escape(incident.cause)}\n*Resolution:* {escape(incident.resolution)}")
+
+
+# ---------------------------------------------------------------- status updates
+
+def status_modal(incident: Incident, kind: str, proposed: str, meta: StatusMeta,
+                 status_channel: str | None) -> dict[str, Any]:
+    where = f"*{escape(status_channel)}* and this channel" if status_channel else \
+        "this channel (STATUS_CHANNEL is not set)"
+    return {
+        "type": "modal",
+        "callback_id": Callback.STATUS,
+        "title": _text("Status update", plain=True),
+        "submit": _text("Post update", plain=True),
+        "close": _text("Cancel", plain=True),
+        "private_metadata": meta.model_dump_json(),
+        "blocks": [
+            _section(f"The *{kind}* update for *{incident.name}* · {escape(incident.title)}, to {where}."),
+            _input("eta", "ETA for normal performance", optional=True, max_length=100,
+                   placeholder="e.g. 30 minutes, 14:00 UTC"),
+            _input("text", "Update", initial=proposed, multiline=True, max_length=3000,
+                   hint="Left as proposed, it is filled in again with the ETA and the time of posting. "
+                        "Edited, it is posted exactly as written."),
+        ],
+    }
+
+
+# Past this much text a message's blocks are refused (msg_blocks_too_long); such an update goes as text.
+BLOCKS_TEXT_BUDGET = 11_000
+
+
+def _wrap(text: str, limit: int = 2800) -> str:
+    """Break lines longer than a section holds, at a space if there is one, never inside `&amp;`."""
+    out = []
+    for line in text.splitlines():
+        while len(line) > limit:
+            cut = line.rfind(" ", 0, limit)
+            if cut <= 0:
+                amp = line.rfind("&", limit - 5, limit)
+                cut = amp if amp > 0 else limit
+            out.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        out.append(line)
+    return "\n".join(out)
+
+
+def status_update_post(incident: Incident, kind: str, text: str) -> tuple[str, list[Block]]:
+    """The update as STATUS_CHANNEL shows it; `text` is already escaped mrkdwn."""
+    if len(text) > BLOCKS_TEXT_BUDGET:
+        return text, []
+    parts = [_section(part) for part in _chunks(_wrap(text))][:45]
+    return text, parts + [{"type": "context", "elements": [
+        _text(f"{incident.name} · {escape(incident.title)} · {escape(kind)} update")]}]
+
+
+def status_update_echo(incident: Incident, kind: str, text: str, by: str,
+                       status_channel_id: str) -> tuple[str, list[Block]]:
+    """What the incident channel sees of a status update it just posted; `text` is escaped mrkdwn."""
+    where = f" to <#{status_channel_id}>" if status_channel_id else ""
+    head = f"📣 {user(by)} posted the {escape(kind)} status update{where}:"
+    if len(text) > BLOCKS_TEXT_BUDGET:
+        return f"{head}\n{text}", []
+    quoted = "\n".join("> " + line for line in _wrap(text).splitlines())
+    return f"{head}\n{text}", [_section(head)] + [_section(part) for part in _chunks(quoted)][:45]
+
+
+# ---------------------------------------------------------------- the RCA
+
+def rca_comment(incident: Incident) -> str:
+    """The short summary posted with the RCA file (a file comment takes text only, no blocks)."""
+    duration = format_duration((incident.resolved_at - incident.declared_at) / 1000)
+    due = f" It is due {when(incident.rca_due_at)}." if incident.rca_due_at else ""
+    return (f"📝 *RCA draft for {incident.name}* · {escape(incident.title)}\n"
+            f"{incident.severity} · resolved after {duration} · cause: {escape(truncate(incident.cause, 300))}\n"
+            f"Summary and timeline are filled in; fill in the placeholders before the review.{due}")
+
+
+def rca_review_message(incident: Incident) -> tuple[str, list[Block]]:
+    due = when(incident.rca_due_at) if incident.rca_due_at else "within a day"
+    text = (f"The RCA for *{incident.name}* is due {due}. When the team has reviewed it, mark it here "
+            "(or `/incident rca reviewed`); until then the commander is reminded when it falls due.")
+    return f"RCA for {incident.name} due", [_section(text), _rca_button(incident)]
+
+
+def _rca_button(incident: Incident) -> Block:
+    return {"type": "actions", "block_id": "rca", "elements": [
+        _button("Mark RCA reviewed", Action.RCA_REVIEWED, IncidentMeta(i=incident.id).model_dump_json(),
+                "primary")]}
+
+
+def rca_reminder(incident: Incident) -> tuple[str, list[Block]]:
+    target = incident.commander or incident.resolved_by
+    text = (f"⏰ {user(target)} the RCA for *{incident.name}* · {escape(incident.title)} was due "
+            f"{when(incident.rca_due_at)} and is not marked reviewed. Finish it with the team, then mark it.")
+    return f"RCA for {incident.name} is overdue", [_section(text), _rca_button(incident)]
+
+
+def rca_reviewed_message(incident: Incident) -> str:
+    return f"✅ {user(incident.rca_reviewed_by)} marked the RCA for *{incident.name}* reviewed."
+
+
+def rca_button_done(original: list[Block], by: str, at_ms: int) -> list[Block]:
+    """A message with the review button, the button replaced by who marked it."""
+    kept = [b for b in original if b.get("type") != "actions"]
+    return kept + [{"type": "context", "elements": [_text(f"✅ RCA marked reviewed by {user(by)} {when(at_ms)}")]}]

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from bot import sample
 from bot.durations import format_duration
 from bot.errors import ConfigError
-from bot.playbook import load_playbooks
+from bot.playbook import Playbook, load_playbooks
 from bot.settings import Settings
+from bot.templating import Templates
 
 
-def run_check(settings: Settings) -> str:
-    """A human summary; raises ConfigError (file, line, reason) on the first problem."""
+@dataclass(frozen=True)
+class Checked:
+    """What start-up loaded and validated, so serving reuses it instead of loading again."""
+
+    books: dict[str, Playbook]
+    templates: Templates
+    summary: str
+
+
+def load_checked(settings: Settings) -> Checked:
+    """Load and validate playbooks and templates; raises ConfigError (file, line, reason) on the first problem."""
     books = load_playbooks(settings.playbooks_dir)
     lines = [f"settings: ok (Slack API {settings.slack_api_url}, "
              f"Redis {'embedded' if not settings.redis_url else 'from REDIS_URL'})"]
@@ -34,4 +47,17 @@ def run_check(settings: Settings) -> str:
         lines.append("roster: every role is mapped")
     if not books:
         raise ConfigError("no playbooks")
-    return "\n".join(lines)
+    if (settings.statuspage_api_key is None) != (not settings.statuspage_page_id):
+        missing = "STATUSPAGE_PAGE_ID" if settings.statuspage_api_key else "STATUSPAGE_API_KEY"
+        raise ConfigError(f"setting {missing}: is required too when publishing to Statuspage; set both or neither")
+    templates = Templates.load(settings.templates_dir, books)
+    lines.append(f"templates ({settings.templates_dir}), each rendered against a sample incident:")
+    lines += templates.check(sample.context_for)
+    lines.append("statuspage: " + ("on" if settings.statuspage_enabled else
+                                   "off (set STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID to publish there)"))
+    return Checked(books=books, templates=templates, summary="\n".join(lines))
+
+
+def run_check(settings: Settings) -> str:
+    """A human summary; raises ConfigError (file, line, reason) on the first problem."""
+    return load_checked(settings).summary

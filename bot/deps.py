@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.playbook import Playbook
 from bot.settings import Settings
 from bot.store import Store
+from bot.templating import Templates
 
 Clock = Callable[[], int]
 
@@ -23,6 +24,12 @@ class Deps:
     store: Store
     playbooks: dict[str, Playbook]
     clock: Clock = wall_clock_ms
+    # Compiled once at start-up (main passes the set `check` already rendered); built here if not given.
+    templates: Templates = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.templates is None:
+            self.templates = Templates.load(self.settings.templates_dir, self.playbooks)
 
     def book(self, key: str) -> Playbook | None:
         return self.playbooks.get(key)

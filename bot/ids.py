@@ -14,6 +14,7 @@ class Action(StrEnum):
     COMPLETE_PHASE = "complete_phase"
     ACK_ESCALATION = "ack_escalation"
     STATUS_UPDATE = "status_update"
+    RCA_REVIEWED = "rca_reviewed"
 
 
 class Callback(StrEnum):
@@ -46,6 +47,15 @@ class IncidentMeta(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     i: str
+    response_url: str = ""
+
+
+class StatusMeta(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    i: str  # incident id
+    k: str  # kind of update proposed: initial | progress
+    h: str  # fingerprint of the proposed text, to tell whether it was edited
     response_url: str = ""
 
 

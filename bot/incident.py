@@ -11,6 +11,8 @@ from pydantic import BaseModel, ConfigDict
 
 OPEN = "open"
 RESOLVED = "resolved"
+RCA_PENDING = "due"
+RCA_REVIEWED = "reviewed"
 
 
 class StepState(BaseModel):
@@ -46,6 +48,11 @@ class Incident(BaseModel):
     cause: str = ""
     resolution: str = ""
     status_updates: int = 0
+    statuspage_id: str = ""  # the incident on Atlassian Statuspage, once created
+    rca_status: str = ""  # "" until resolved, then RCA_PENDING, then RCA_REVIEWED
+    rca_due_at: int = 0
+    rca_reviewed_by: str = ""
+    rca_reviewed_at: int = 0
     phase_ts: dict[int, str] = {}
     steps: dict[str, StepState] = {}
 

@@ -67,3 +67,9 @@ def due() -> str:
 def job(member: str) -> str:
     """Hash: claim state of a scheduled item (owner, attempts, sent). Deleted when done."""
     return f"{PREFIX}job:{member}"
+
+
+def rca_due() -> str:
+    """Sorted set: RCA review reminders, member "rca|incident|0", score = due ms. Removed when sent or the
+    RCA is reviewed. Apart from `due`, which only ever holds work of open incidents."""
+    return f"{PREFIX}rca-due"

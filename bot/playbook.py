@@ -356,5 +356,5 @@ def load_playbooks(directory: Path) -> dict[str, Playbook]:
 
 # Words after /incident that are commands, not playbooks.
 RESERVED_WORDS = frozenset(
-    {"help", "note", "sev", "severity", "commander", "timeline", "resolve", "status", "list"}
+    {"help", "note", "sev", "severity", "commander", "timeline", "resolve", "status", "rca", "list"}
 )

@@ -9,11 +9,12 @@ from bot.playbook import Playbook
 
 ESCALATION = "esc"
 PHASE_OVERDUE = "phase"
+RCA_DUE = "rca"  # one per resolved incident; lives while the RCA is not reviewed (see keys.rca_due)
 
 
 @dataclass(frozen=True)
 class Due:
-    kind: str  # ESCALATION or PHASE_OVERDUE
+    kind: str  # ESCALATION, PHASE_OVERDUE or RCA_DUE
     incident_id: str
     index: int  # escalation level or phase index
 
@@ -45,6 +46,10 @@ def all_members(incident_id: str, book: Playbook) -> list[str]:
     return [Due(ESCALATION, incident_id, i).member for i in range(len(book.meta.escalation))] + [
         Due(PHASE_OVERDUE, incident_id, i).member for i in range(len(book.phases))
     ]
+
+
+def rca_member(incident_id: str) -> str:
+    return Due(RCA_DUE, incident_id, 0).member
 
 
 def lateness_ms(due_ms: int, now_ms: int) -> int:

@@ -19,7 +19,7 @@ from bot import blocks, render
 from bot.deps import Deps
 from bot.errors import StorageUnavailable
 from bot.incident import Event, Incident
-from bot.schedule import ESCALATION, PHASE_OVERDUE, Due, is_late, lateness_ms
+from bot.schedule import ESCALATION, PHASE_OVERDUE, RCA_DUE, Due, is_late, lateness_ms
 from bot.store import Claim, new_token
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,8 @@ class Scheduler:
                 await self._escalate(due, claim)
             elif due.kind == PHASE_OVERDUE:
                 await self._remind(due, claim)
+            elif due.kind == RCA_DUE:
+                await self._remind_rca(due, claim)
         except Exception:
             # The lease runs out and another attempt follows; the metadata check prevents a double post.
             log.exception("sending %s failed (attempt %s)", claim.member, claim.attempt)
@@ -152,6 +154,27 @@ class Scheduler:
             return
         await self.client.chat_postMessage(
             channel=incident.channel_id, text=blocks.phase_overdue(confirmed, book, due.index),
+            metadata={"event_type": METADATA_TYPE, "event_payload": {"id": claim.member}})
+        await store.finish(claim.member, due.incident_id)
+        self.sent += 1
+
+    # ---- RCA reminders: like phase reminders, but wanted while the RCA is unreviewed, not while open.
+
+    async def _remind_rca(self, due: Due, claim: Claim) -> None:
+        store = self.deps.store
+        incident = await store.get(due.incident_id)
+        if not incident.channel_id or (
+                claim.attempt > 1 and await self._already_posted(incident.channel_id, claim.member, claim.due_ms)):
+            await store.finish(claim.member, due.incident_id)
+            return
+        event = Event(type="rca_overdue", actor="bot", at=claim.now_ms, id=f"esc:{claim.member}",
+                      data={"commander": incident.commander})
+        confirmed = await store.confirm(claim, due.incident_id, event)
+        if confirmed is None:
+            return
+        text, reminder = blocks.rca_reminder(confirmed)
+        await self.client.chat_postMessage(
+            channel=incident.channel_id, text=text, blocks=reminder,
             metadata={"event_type": METADATA_TYPE, "event_payload": {"id": claim.member}})
         await store.finish(claim.member, due.incident_id)
         self.sent += 1

@@ -165,18 +165,27 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
 # Scheduled work that is due, by the one clock every replica shares (Redis TIME). O(log n + k).
 DUE = _NOW + """
-local due, limit = KEYS[1], ARGV[1]
-return redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)
+local limit = ARGV[1]
+local out = {}
+-- One or more sorted sets (escalations, RCA reminders), each read up to `limit`.
+for _, due in ipairs(KEYS) do
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)) do
+    out[#out + 1] = member
+  end
+end
+return out
 """
 
 # Take a due item for `lease_ms`: its score moves forward, so if this replica dies another takes it
-# once the lease runs out. Cancelled items (incident no longer open) are dropped here.
+# once the lease runs out. Cancelled items are dropped here: the incident field `live_field` no longer
+# holds `live_value` (status=open for escalations; rca_status=due for an RCA reminder).
 CLAIM = _NOW + """
 local due, job, inc = KEYS[1], KEYS[2], KEYS[3]
 local member, owner, lease_ms, max_attempts = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local live_field, live_value = ARGV[5] or 'status', ARGV[6] or 'open'
 local score = redis.call('ZSCORE', due, member)
 if not score or tonumber(score) > now then return {'not_due'} end
-if redis.call('HGET', inc, 'status') ~= 'open' or redis.call('HGET', job, 'sent') == '1' then
+if redis.call('HGET', inc, live_field) ~= live_value or redis.call('HGET', job, 'sent') == '1' then
   redis.call('ZREM', due, member)
   redis.call('DEL', job)
   return {'cancelled'}
@@ -194,15 +203,17 @@ redis.call('ZADD', due, now + lease_ms, member)
 return {'claimed', attempt, redis.call('HGET', job, 'due'), now}
 """
 
-# The last word before posting: is the incident still open (and, for a phase reminder, still in
-# that phase)? If so the event goes on the timeline now, so a resolve can never come before it.
+# The last word before posting: is the item still wanted (incident open, or RCA not reviewed) and,
+# for a phase reminder, is the incident still in that phase? If so the event goes on the timeline
+# now, so a resolve can never come before it.
 CONFIRM = _COMMON + _NOW + """
 local due, job, inc, steps, stream, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local member, owner, event_id, etype, data = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local need_phase, set_severity = ARGV[6], ARGV[7]
+local live_field, live_value = ARGV[8] or 'status', ARGV[9] or 'open'  -- as in CLAIM
 if redis.call('HGET', job, 'owner') ~= owner then return {'lost'} end
-local status, phase, severity = unpack(redis.call('HMGET', inc, 'status', 'phase', 'severity'))
-if status ~= 'open' or (need_phase ~= '' and phase ~= need_phase) then
+local live, phase, severity = unpack(redis.call('HMGET', inc, live_field, 'phase', 'severity'))
+if live ~= live_value or (need_phase ~= '' and phase ~= need_phase) then
   redis.call('ZREM', due, member)
   redis.call('DEL', job)
   return {'cancelled'}
@@ -227,4 +238,50 @@ redis.call('ZREM', due, member)
 redis.call('DEL', job)
 if redis.call('HGET', inc, 'sending') == member then redis.call('HDEL', inc, 'sending') end
 return 1
+"""
+
+
+# ---------------------------------------------------------------- status updates and the RCA
+
+# A status update: on the timeline once per event id (a resubmitted modal adds nothing), counted in
+# `status_updates`. Only an open incident takes one, except the resolved update resolve itself posts.
+# No version bump: no message shows the count, so nothing needs rendering again.
+STATUS_UPDATE = _COMMON + """
+local inc, steps, stream, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local require_open, actor, now, event_id, data = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('EXISTS', inc) == 0 then return {'gone'} end
+if require_open == '1' and redis.call('HGET', inc, 'status') ~= 'open' then return {'closed'} end
+if redis.call('SISMEMBER', seen, event_id) == 1 then return {'dup'} end
+add_event(stream, seen, event_id, 'status_update', actor, now, data)
+redis.call('HINCRBY', inc, 'status_updates', 1)
+local snap = snapshot(inc, steps)
+return {'ok', snap[1], snap[2]}
+"""
+
+# Resolved: the RCA is now due, and one reminder is scheduled for when it falls due.
+RCA_SCHEDULE = """
+local inc, due = KEYS[1], KEYS[2]
+local member, due_ms = ARGV[1], ARGV[2]
+if redis.call('HGET', inc, 'rca_status') then return 0 end
+redis.call('HSET', inc, 'rca_status', 'due', 'rca_due_at', due_ms)
+redis.call('HINCRBY', inc, 'version', 1)
+redis.call('ZADD', due, 'NX', due_ms, member)
+return 1
+"""
+
+# Mark the RCA reviewed, once; its reminder is dropped (CLAIM and CONFIRM check again in a race).
+RCA_REVIEWED = _COMMON + """
+local inc, steps, stream, seen, due, job = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local member, actor, now, event_id, data = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('EXISTS', inc) == 0 then return {'gone'} end
+local rca = redis.call('HGET', inc, 'rca_status')
+if rca == 'reviewed' then return {'already', redis.call('HGET', inc, 'rca_reviewed_by')} end
+if rca ~= 'due' then return {'not_due'} end
+redis.call('HSET', inc, 'rca_status', 'reviewed', 'rca_reviewed_by', actor, 'rca_reviewed_at', now)
+redis.call('HINCRBY', inc, 'version', 1)
+redis.call('ZREM', due, member)
+redis.call('DEL', job)
+add_event(stream, seen, event_id, 'rca_reviewed', actor, now, data)
+local snap = snapshot(inc, steps)
+return {'ok', snap[1], snap[2]}
 """

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     escalation_lease_seconds: float = 30.0
     # A ping sent later than this after its due time says it is late (the bot was down).
     late_after_seconds: float = 10.0
+    # The RCA is due this long after resolve; the commander is reminded once if it is not reviewed by then.
+    rca_due_after: float = 86400.0
+    # Optional Atlassian Statuspage: with both set, status updates also create and update a page incident.
+    statuspage_api_key: SecretStr | None = None
+    statuspage_page_id: str | None = None
+    statuspage_api_url: str = "https://api.statuspage.io"
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -55,6 +61,24 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("expected an http(s) URL such as https://slack.com/api/")
         return v if v.endswith("/") else v + "/"
+
+    @field_validator("statuspage_api_url")
+    @classmethod
+    def _statuspage_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL such as https://api.statuspage.io")
+        return v.rstrip("/")
+
+    @field_validator("rca_due_after")
+    @classmethod
+    def _rca_due_after(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("expected a number of seconds above zero, e.g. 86400")
+        return v
+
+    @property
+    def statuspage_enabled(self) -> bool:
+        return self.statuspage_api_key is not None and bool(self.statuspage_page_id)
 
     @field_validator("roster")
     @classmethod

@@ -18,7 +18,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import keys, scripts
 from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
-from bot.incident import Event, Incident
+from bot.incident import OPEN, RCA_PENDING, Event, Incident
+from bot.schedule import RCA_DUE, rca_member
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -71,6 +72,13 @@ class Claim:
     now_ms: int  # Redis time at the claim
 
 
+def _due_target(member: str) -> tuple[str, str, str]:
+    """(sorted set, incident field, value) for a scheduled member: it is wanted while field == value."""
+    if member.startswith(RCA_DUE + "|"):
+        return keys.rca_due(), "rca_status", RCA_PENDING
+    return keys.due(), "status", OPEN
+
+
 def connect(url: str) -> redis.Redis:
     # Client-side timeouts rather than asyncio.wait_for: cancelling mid-command can corrupt a connection.
     # Retries are short: a declare must still be answered inside Slack's 3 seconds when Redis is down.
@@ -94,6 +102,9 @@ class Store:
         self._claim = client.register_script(scripts.CLAIM)
         self._confirm = client.register_script(scripts.CONFIRM)
         self._finish = client.register_script(scripts.FINISH)
+        self._status_update = client.register_script(scripts.STATUS_UPDATE)
+        self._rca_schedule = client.register_script(scripts.RCA_SCHEDULE)
+        self._rca_reviewed = client.register_script(scripts.RCA_REVIEWED)
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -240,19 +251,23 @@ class Store:
 
     @_storage_errors
     async def schedule(self, plan: dict[str, int]) -> None:
-        if plan:
+        by_set: dict[str, dict[str, float]] = {}
+        for member, at in plan.items():
+            by_set.setdefault(_due_target(member)[0], {})[member] = float(at)
+        for key, items in by_set.items():
             # NX: re-planning never pushes back an item that is already due or claimed.
-            await self.redis.zadd(keys.due(), {m: float(t) for m, t in plan.items()}, nx=True)
+            await self.redis.zadd(key, items, nx=True)
 
     @_storage_errors
     async def due_members(self, limit: int = 50) -> list[str]:
-        return [str(m) for m in await self._due(keys=[keys.due()], args=[limit])]
+        return [str(m) for m in await self._due(keys=[keys.due(), keys.rca_due()], args=[limit])]
 
     @_storage_errors
     async def claim(self, member: str, incident_id: str, owner: str, lease_ms: int,
                     max_attempts: int = 10) -> Claim | None:
-        res = await self._claim(keys=[keys.due(), keys.job(member), keys.incident(incident_id)],
-                                args=[member, owner, lease_ms, max_attempts])
+        due_set, live_field, live_value = _due_target(member)
+        res = await self._claim(keys=[due_set, keys.job(member), keys.incident(incident_id)],
+                                args=[member, owner, lease_ms, max_attempts, live_field, live_value])
         if res[0] == "gave_up":
             log.error("giving up on %s after %s attempts", member, int(res[1]) - 1)
         if res[0] != "claimed":
@@ -264,17 +279,19 @@ class Store:
     async def confirm(self, claim: Claim, incident_id: str, event: Event, *, need_phase: int | None = None,
                       set_severity: str | None = None) -> Incident | None:
         """Record the ping just before posting it; None if it must not be posted any more."""
+        due_set, live_field, live_value = _due_target(claim.member)
         res = await self._confirm(
-            keys=[keys.due(), keys.job(claim.member), keys.incident(incident_id), keys.steps(incident_id),
+            keys=[due_set, keys.job(claim.member), keys.incident(incident_id), keys.steps(incident_id),
                   keys.timeline(incident_id), keys.timeline_seen(incident_id)],
             args=[claim.member, claim.owner, event.id, event.type, json.dumps(event.data),
-                  "" if need_phase is None else str(need_phase), set_severity or ""],
+                  "" if need_phase is None else str(need_phase), set_severity or "", live_field, live_value],
         )
         return _snapshot(res[1], res[2]) if res[0] == "ok" else None
 
     @_storage_errors
     async def finish(self, member: str, incident_id: str) -> None:
-        await self._finish(keys=[keys.due(), keys.job(member), keys.incident(incident_id)], args=[member])
+        await self._finish(keys=[_due_target(member)[0], keys.job(member), keys.incident(incident_id)],
+                           args=[member])
 
     @_storage_errors
     async def sending(self, incident_id: str) -> str | None:
@@ -289,6 +306,41 @@ class Store:
     @_storage_errors
     async def open_incident_ids(self) -> set[str]:
         return {str(x) for x in await self.redis.smembers(keys.open_incidents())}
+
+    # ------------------------------------------------------------ status updates and the RCA
+
+    @_storage_errors
+    async def record_status_update(self, incident_id: str, event: Event, *,
+                                   require_open: bool = True) -> Incident | None:
+        """Put a status update on the timeline and count it; None if this event id was recorded before."""
+        res = await self._status_update(
+            keys=[keys.incident(incident_id), keys.steps(incident_id), keys.timeline(incident_id),
+                  keys.timeline_seen(incident_id)],
+            args=["1" if require_open else "0", event.actor, str(event.at), event.id, json.dumps(event.data)],
+        )
+        _check(res[0], incident_id)
+        return None if res[0] == "dup" else _snapshot(res[1], res[2])
+
+    @_storage_errors
+    async def schedule_rca(self, incident_id: str, due_ms: int) -> bool:
+        """The RCA is due by `due_ms`, with a reminder then; False if that was arranged before."""
+        res = await self._rca_schedule(keys=[keys.incident(incident_id), keys.rca_due()],
+                                       args=[rca_member(incident_id), str(due_ms)])
+        return bool(res)
+
+    @_storage_errors
+    async def mark_rca_reviewed(self, incident_id: str, event: Event) -> tuple[str, Incident | None, str]:
+        """("ok", incident, ""), ("already", None, who marked it), or ("not_due", None, "")."""
+        member = rca_member(incident_id)
+        res = await self._rca_reviewed(
+            keys=[keys.incident(incident_id), keys.steps(incident_id), keys.timeline(incident_id),
+                  keys.timeline_seen(incident_id), keys.rca_due(), keys.job(member)],
+            args=[member, event.actor, str(event.at), event.id, json.dumps(event.data)],
+        )
+        _check(res[0], incident_id)
+        if res[0] == "ok":
+            return "ok", _snapshot(res[1], res[2]), ""
+        return str(res[0]), None, str(res[1]) if len(res) > 1 and res[1] else ""
 
 
 def new_token() -> str:

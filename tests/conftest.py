@@ -17,6 +17,7 @@ from bot.embedded_redis import free_port
 from bot.playbook import load_playbooks
 from bot.settings import load_settings
 from bot.store import Store, connect
+from bot.templating import Templates
 from tests.driver import SIGNING_SECRET, SlackDriver
 from tests.fake_slack import FakeSlack
 from tests.redis_server import RedisServer
@@ -80,14 +81,16 @@ async def make_bot(redis_url: str, fake_slack: FakeSlack) -> AsyncIterator[BotFa
 
     async def start(*, playbooks: Path = TEST_PLAYBOOKS, run_scheduler: bool = True,
                     clock: Callable[[], int] = wall_clock_ms, **settings: Any) -> Bot:
+        settings.setdefault("templates_dir", ROOT / "templates")
         config = load_settings(
             env_file=None, slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
             slack_api_url=fake_slack.url, redis_url=redis_url, playbooks_dir=playbooks,
             announce_channel="#incidents", status_channel="#status", roster=ROSTER,
             scheduler_interval=0.1, **settings,
         )
-        deps = Deps(settings=config, store=Store(connect(redis_url)),
-                    playbooks=load_playbooks(config.playbooks_dir), clock=clock)
+        books = load_playbooks(config.playbooks_dir)
+        deps = Deps(settings=config, store=Store(connect(redis_url)), playbooks=books, clock=clock,
+                    templates=Templates.load(config.templates_dir, books))
         web_app = create_web_app(deps, create_app(deps), run_scheduler=run_scheduler)
         runner = web.AppRunner(web_app)
         await runner.setup()

@@ -15,6 +15,7 @@ from bot.errors import BadInput, IncidentGone, NotAnIncidentChannel
 from bot.handlers import guarded
 from bot.handlers.declare import open_modal
 from bot.handlers.resolve import open_resolve_modal
+from bot.handlers.status import rca_command, status_command
 from bot.incident import Event, Incident
 from bot.mrkdwn import escape
 from bot.playbook import SEVERITIES, Playbook
@@ -135,4 +136,6 @@ _IN_CHANNEL = {
     "commander": _commander,
     "timeline": _timeline,
     "resolve": _resolve,
+    "status": status_command,
+    "rca": rca_command,
 }

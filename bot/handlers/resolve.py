@@ -10,14 +10,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks, render
+from bot import blocks, rca, render, status
 from bot.deps import Deps
-from bot.errors import IncidentClosed, IncidentGone
+from bot.errors import BotError, IncidentClosed, IncidentGone
 from bot.handlers import guarded
 from bot.ids import Callback, IncidentMeta
 from bot.incident import Event, Incident
 from bot.replies import tell
 from bot.schedule import all_members
+from bot.templating import TemplateFailed
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +75,12 @@ async def resolve(deps: Deps, client: AsyncWebClient, body: dict[str, Any], inci
         await tell(client, body, "The incident changed while resolving; please try again.", response_url=response_url)
         return None
     _, resolved = done
+    # Before any Slack call, so the RCA's deadline and reminder survive a crash right after resolving.
+    await store.schedule_rca(incident_id, resolved.resolved_at + int(deps.settings.rca_due_after * 1000))
     await _wait_for_inflight_ping(deps, incident_id)
     text = blocks.resolved_message(resolved)
     jobs = [
+        _resolved_update_and_rca(deps, client, incident_id, user),
         client.chat_postMessage(channel=resolved.channel_id, text=text),
         render.refresh(client, store, book, incident_id, f"phase:{phase}"),
         render.refresh(client, store, book, incident_id, "card"),
@@ -90,12 +94,29 @@ async def resolve(deps: Deps, client: AsyncWebClient, body: dict[str, Any], inci
     failed = [r for r in results if isinstance(r, BaseException)]
     for r in failed:
         log.warning("incident %s: after resolve: %r", incident_id, r)
-    if failed:
-        errors = ", ".join(r.response.get("error", "?") if isinstance(r, SlackApiError) else type(r).__name__
-                           for r in failed)
-        await tell(client, body, f"{resolved.name} is resolved, but updating Slack partly failed ({errors}).",
-                   response_url=response_url)
+    errors = [r.response.get("error", "?") if isinstance(r, SlackApiError) else
+              r.user_message if isinstance(r, BotError) else type(r).__name__ for r in failed]
+    errors += [note for r in results if isinstance(r, list) for note in r]
+    if errors:
+        await tell(client, body, f"{resolved.name} is resolved, but updating Slack partly failed "
+                   f"({', '.join(errors)}).", response_url=response_url)
     return resolved
+
+
+async def _resolved_update_and_rca(deps: Deps, client: AsyncWebClient, incident_id: str, user: str) -> list[str]:
+    """The resolved status update, then the RCA draft, whose timeline therefore includes that update.
+
+    A broken resolved template must not cost the RCA, so its failure is noted and the draft still goes out.
+    """
+    failures: list[str] = []
+    try:
+        incident = await deps.store.get(incident_id)
+        update = status.render(deps, incident, status.RESOLVED, now_ms=deps.clock())
+        _, failures = await status.publish(deps, client, incident, update, user, f"status:resolved:{incident_id}")
+    except TemplateFailed as e:
+        failures.append(e.user_message)
+    await rca.post(deps, client, await deps.store.get(incident_id))
+    return failures
 
 
 async def _wait_for_inflight_ping(deps: Deps, incident_id: str) -> None:

@@ -1,0 +1,164 @@
+"""The RCA: a Markdown draft rendered from the timeline at resolve, posted as a file, due within a day."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import blocks, render
+from bot.deps import Deps
+from bot.durations import format_duration
+from bot.errors import BadInput
+from bot.incident import RCA_PENDING, Event, Incident
+from bot.mrkdwn import to_plain
+from bot.playbook import Playbook
+from bot.timefmt import utc, utc_clock, utc_date
+
+log = logging.getLogger(__name__)
+
+_MENTIONED = re.compile(r"<@([UW][A-Z0-9_]+)>")
+# users.info calls per RCA at most; anyone beyond is shown by id.
+MAX_LOOKUPS = 50
+DAY_MS = 86_400_000
+# Suggested due dates for the remediation table: immediate, short term (a week), long term (a month).
+REMEDIATION_DAYS = {"immediate": 1, "short_term": 7, "long_term": 30}
+
+
+def filename(incident: Incident) -> str:
+    return f"{incident.name}-rca.md"
+
+
+def timeline_entries(incident: Incident, book: Playbook | None, events: Iterable[Event],
+                     people: dict[str, str]) -> list[dict[str, Any]]:
+    """Each event as T+minutes, time and a plain sentence saying who did what."""
+    events = list(events)
+    names = dict(people)
+    for ev in events:
+        if ev.type == "channel_created" and ev.data.get("name"):
+            names.setdefault(str(ev.data.get("channel", "")), str(ev.data["name"]))
+    out = []
+    for ev in events:
+        who = ev.actor if ev.actor.startswith(("U", "W")) else "bot"
+        out.append({
+            "minutes": max(0, (ev.at - incident.declared_at) // 60_000),
+            "date": utc_date(ev.at),
+            "time": utc_clock(ev.at),
+            "who": "@" + people.get(who, who) if who != "bot" else "the bot",
+            "type": ev.type,
+            "text": " ".join(to_plain(blocks.describe(ev, book), names).split()),
+        })
+    return out
+
+
+def context(incident: Incident, book: Playbook | None, events: list[Event], people: dict[str, str], *,
+            now_ms: int, due_ms: int) -> dict[str, Any]:
+    """What the RCA template may use. Plain values only, so the sandbox has nothing to explore."""
+
+    def name(uid: str) -> str:
+        return "@" + people.get(uid, uid) if uid else ""
+
+    end = incident.resolved_at or now_ms
+    return {
+        "incident": incident.name,
+        "title": incident.title,
+        "service": incident.service,
+        "severity": incident.severity,
+        "playbook": book.meta.title if book else incident.playbook,
+        "description": incident.description,
+        "started": utc(incident.declared_at),
+        "ended": utc(end) if incident.resolved_at else "",
+        "duration": format_duration((end - incident.declared_at) / 1000),
+        "declared_by": name(incident.declared_by),
+        "commander": name(incident.commander),
+        "resolved_by": name(incident.resolved_by),
+        "cause": incident.cause,
+        "resolution": incident.resolution,
+        "status_updates": sum(1 for ev in events if ev.type == "status_update"),
+        "escalations": sum(1 for ev in events if ev.type == "escalated"),
+        "generated": utc(now_ms),
+        "due": utc(due_ms),
+        "remediation_due": {k: utc_date(end + days * DAY_MS) for k, days in REMEDIATION_DAYS.items()},
+        "timeline": timeline_entries(incident, book, events, people),
+    }
+
+
+def render_markdown(deps: Deps, incident: Incident, events: list[Event], people: dict[str, str], *,
+                    now_ms: int) -> str:
+    due_ms = incident.rca_due_at or (incident.resolved_at or now_ms) + int(deps.settings.rca_due_after * 1000)
+    ctx = context(incident, deps.book(incident.playbook), events, people, now_ms=now_ms, due_ms=due_ms)
+    return deps.templates.render("rca", incident.playbook, ctx)
+
+
+def people_in(incident: Incident, book: Playbook | None, events: list[Event]) -> set[str]:
+    """User ids the RCA will name."""
+    ids = {incident.declared_by, incident.commander, incident.resolved_by} - {""}
+    for ev in events:
+        if ev.actor.startswith(("U", "W")):
+            ids.add(ev.actor)
+        ids.update(_MENTIONED.findall(blocks.describe(ev, book)))
+    return ids
+
+
+async def lookup_people(client: AsyncWebClient, ids: Iterable[str]) -> dict[str, str]:
+    """Display names for a readable document; anyone Slack can't tell us about stays an id."""
+
+    async def one(uid: str) -> tuple[str, str]:
+        try:
+            resp = await client.users_info(user=uid)
+        except SlackApiError:
+            return uid, uid
+        user: dict[str, Any] = resp.get("user") or {}
+        profile: dict[str, Any] = user.get("profile") or {}
+        return uid, str(profile.get("display_name") or user.get("real_name") or user.get("name") or uid)
+
+    found = await asyncio.gather(*(one(uid) for uid in sorted(ids)[:MAX_LOOKUPS]))
+    return dict(found)
+
+
+async def post(deps: Deps, client: AsyncWebClient, incident: Incident) -> None:
+    """Render the RCA from the whole timeline and post it in the incident channel with its summary."""
+    book = deps.book(incident.playbook)
+    events = [ev async for ev in deps.store.iter_timeline(incident.id)]
+    people = await lookup_people(client, people_in(incident, book, events))
+    content = render_markdown(deps, incident, events, people, now_ms=deps.clock())
+    resp = await client.files_upload_v2(
+        channel=incident.channel_id, content=content, filename=filename(incident),
+        title=f"RCA draft · {incident.name} · {incident.title}"[:250],
+        initial_comment=blocks.rca_comment(incident),
+    )
+    file_id = str((resp.get("file") or {}).get("id") or "")
+    await deps.store.add_event(incident.id, Event(type="rca_posted", actor="bot", at=deps.clock(),
+                                                  id=f"rca_posted:{incident.id}",
+                                                  data={"file": file_id, "filename": filename(incident)}))
+    text, review = blocks.rca_review_message(incident)
+    await client.chat_postMessage(channel=incident.channel_id, text=text, blocks=review)
+
+
+async def mark_reviewed(deps: Deps, client: AsyncWebClient, incident_id: str, user: str) -> Incident:
+    """Record the review once; the reminder is dropped. BadInput says why when it can't be marked."""
+    now = deps.clock()
+    event = Event(type="rca_reviewed", actor=user, at=now, id=f"rca_reviewed:{incident_id}")
+    outcome, incident, by = await deps.store.mark_rca_reviewed(incident_id, event)
+    if outcome == "already":
+        raise BadInput(f"The RCA was already marked reviewed{f' by <@{by}>' if by else ''}.")
+    if incident is None:
+        raise BadInput("There is no RCA to review yet: it is posted when the incident is resolved.")
+    book = deps.book(incident.playbook)
+    jobs: list[Any] = [client.chat_postMessage(channel=incident.channel_id,
+                                               text=blocks.rca_reviewed_message(incident))]
+    if book is not None:
+        jobs.append(render.refresh(client, deps.store, book, incident.id, "card"))
+    for result in await asyncio.gather(*jobs, return_exceptions=True):
+        if isinstance(result, BaseException):
+            log.warning("incident %s: after marking the RCA reviewed: %r", incident_id, result)
+    return incident
+
+
+def is_pending(incident: Incident) -> bool:
+    return incident.rca_status == RCA_PENDING
