@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from bot.durations import format_duration
 from bot.ids import Action, Callback, DeclareMeta, IncidentMeta, StatusMeta, StepRef
 from bot.incident import RCA_REVIEWED, Event, Incident
@@ -250,6 +252,13 @@ def _input(block_id: str, label: str, *, initial: str = "", multiline: bool = Fa
     return block
 
 
+def _form(callback: str, title: str, submit: str, meta: BaseModel, form: list[Block]) -> dict[str, Any]:
+    """A modal that collects input; `meta` travels in private_metadata to the submit handler."""
+    return {"type": "modal", "callback_id": callback, "title": _text(title, plain=True),
+            "submit": _text(submit, plain=True), "close": _text("Cancel", plain=True),
+            "private_metadata": meta.model_dump_json(), "blocks": form}
+
+
 def declare_modal(book: Playbook, title: str, meta: DeclareMeta) -> dict[str, Any]:
     sev_options = [{"text": _text(s, plain=True), "value": s} for s in SEVERITIES]
     severity = {
@@ -257,43 +266,27 @@ def declare_modal(book: Playbook, title: str, meta: DeclareMeta) -> dict[str, An
         "element": {"type": "static_select", "action_id": "value", "options": sev_options,
                     "initial_option": next(o for o in sev_options if o["value"] == book.meta.severity)},
     }
-    return {
-        "type": "modal",
-        "callback_id": Callback.DECLARE,
-        "title": _text("Declare incident", plain=True),
-        "submit": _text("Declare", plain=True),
-        "close": _text("Cancel", plain=True),
-        "private_metadata": meta.model_dump_json(),
-        "blocks": [
-            _section(f"*Playbook:* {escape(book.meta.title)}" + (f"\n{escape(book.meta.summary)}"
-                                                                  if book.meta.summary else "")),
-            _input("title", "Title", initial=title, max_length=120,
-                   placeholder="e.g. Checkout API p99 latency above 2 s"),
-            severity,
-            _input("service", "Affected service", optional=True, max_length=100),
-            _input("description", "Description", multiline=True, optional=True, max_length=2000,
-                   placeholder="What is happening, since when, who is affected"),
-        ],
-    }
+    return _form(Callback.DECLARE, "Declare incident", "Declare", meta, [
+        _section(f"*Playbook:* {escape(book.meta.title)}" + (f"\n{escape(book.meta.summary)}"
+                                                              if book.meta.summary else "")),
+        _input("title", "Title", initial=title, max_length=120,
+               placeholder="e.g. Checkout API p99 latency above 2 s"),
+        severity,
+        _input("service", "Affected service", optional=True, max_length=100),
+        _input("description", "Description", multiline=True, optional=True, max_length=2000,
+               placeholder="What is happening, since when, who is affected"),
+    ])
 
 
 def resolve_modal(incident: Incident, meta: IncidentMeta) -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": Callback.RESOLVE,
-        "title": _text("Resolve incident", plain=True),
-        "submit": _text("Resolve", plain=True),
-        "close": _text("Cancel", plain=True),
-        "private_metadata": meta.model_dump_json(),
-        "blocks": [
-            _section(f"Resolving *{incident.name}* · {escape(incident.title)}. Steps still open in the "
-                     "current phase are recorded as skipped."),
-            _input("cause", "Cause", multiline=True, max_length=2000,
-                   placeholder="What caused the degradation"),
-            _input("resolution", "Resolution", multiline=True, max_length=2000,
-                   placeholder="What fixed it"),
-        ],
-    }
+    return _form(Callback.RESOLVE, "Resolve incident", "Resolve", meta, [
+        _section(f"Resolving *{incident.name}* · {escape(incident.title)}. Steps still open in the "
+                 "current phase are recorded as skipped."),
+        _input("cause", "Cause", multiline=True, max_length=2000,
+               placeholder="What caused the degradation"),
+        _input("resolution", "Resolution", multiline=True, max_length=2000,
+               placeholder="What fixed it"),
+    ])
 
 
 # ---------------------------------------------------------------- help, errors, timeline
@@ -460,22 +453,14 @@ def status_modal(incident: Incident, kind: str, proposed: str, meta: StatusMeta,
                  status_channel: str | None) -> dict[str, Any]:
     where = f"*{escape(status_channel)}* and this channel" if status_channel else \
         "this channel (STATUS_CHANNEL is not set)"
-    return {
-        "type": "modal",
-        "callback_id": Callback.STATUS,
-        "title": _text("Status update", plain=True),
-        "submit": _text("Post update", plain=True),
-        "close": _text("Cancel", plain=True),
-        "private_metadata": meta.model_dump_json(),
-        "blocks": [
-            _section(f"The *{kind}* update for *{incident.name}* · {escape(incident.title)}, to {where}."),
-            _input("eta", "ETA for normal performance", optional=True, max_length=100,
-                   placeholder="e.g. 30 minutes, 14:00 UTC"),
-            _input("text", "Update", initial=proposed, multiline=True, max_length=3000,
-                   hint="Left as proposed, it is filled in again with the ETA and the time of posting. "
-                        "Edited, it is posted exactly as written."),
-        ],
-    }
+    return _form(Callback.STATUS, "Status update", "Post update", meta, [
+        _section(f"The *{kind}* update for *{incident.name}* · {escape(incident.title)}, to {where}."),
+        _input("eta", "ETA for normal performance", optional=True, max_length=100,
+               placeholder="e.g. 30 minutes, 14:00 UTC"),
+        _input("text", "Update", initial=proposed, multiline=True, max_length=3000,
+               hint="Left as proposed, it is filled in again with the ETA and the time of posting. "
+                    "Edited, it is posted exactly as written."),
+    ])
 
 
 # Past this much text a message's blocks are refused (msg_blocks_too_long); such an update goes as text.
