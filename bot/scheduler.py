@@ -61,18 +61,20 @@ class Scheduler:
     async def tick(self) -> int:
         """Claim and start sending everything due now; returns how many were claimed."""
         members = await self.deps.store.due_members()
-        claimed = 0
-        for member in members:
+        lease_ms = int(self.deps.settings.escalation_lease_seconds * 1000)
+
+        async def take(member: str) -> int:
             due = Due.parse(member)
-            lease_ms = int(self.deps.settings.escalation_lease_seconds * 1000)
             claim = await self.deps.store.claim(member, due.incident_id, self.owner, lease_ms)
             if claim is None:
-                continue
-            claimed += 1
+                return 0
             task = asyncio.get_running_loop().create_task(self._send(due, claim))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
-        return claimed
+            return 1
+
+        # Claims go out together: one after another, a burst of due pings fell seconds behind.
+        return sum(await asyncio.gather(*(take(m) for m in members)))
 
     async def _send(self, due: Due, claim: Claim) -> None:
         try:

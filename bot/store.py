@@ -79,13 +79,22 @@ def _due_target(member: str) -> tuple[str, str, str]:
     return keys.due(), "status", OPEN
 
 
+# Connections one replica may hold. Past it a command waits briefly for a free one instead of failing
+# at once, which under a burst of clicks would read to people as "Redis unreachable".
+MAX_CONNECTIONS = 200
+
+
 def connect(url: str) -> redis.Redis:
     # Client-side timeouts rather than asyncio.wait_for: cancelling mid-command can corrupt a connection.
     # Retries are short: a declare must still be answered inside Slack's 3 seconds when Redis is down.
-    return redis.Redis.from_url(
-        url, decode_responses=True, socket_timeout=1.0, socket_connect_timeout=0.5,
-        health_check_interval=10, retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2),
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=MAX_CONNECTIONS, timeout=1.0, decode_responses=True, socket_timeout=1.0,
+        socket_connect_timeout=0.5, health_check_interval=10,
+        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2),
     )
+    client = redis.Redis(connection_pool=pool)
+    client.auto_close_connection_pool = True
+    return client
 
 
 class Store:
