@@ -1,0 +1,195 @@
+"""What-if runs: the bot with a proposed change patched in at start-up, bot/ itself untouched.
+
+`python -m bench.variant CHANGES serve --http --port N`, CHANGES a comma-separated list of:
+
+- session: the Slack Web API client keeps one aiohttp session (keep-alive connections) instead of
+  slack_sdk's default of a new session, and so a new TCP (and, against slack.com, TLS) connection, per call.
+- drain: the scheduler starts its next tick at once, instead of sleeping SCHEDULER_INTERVAL, when a tick
+  found a full page (50) of due items.
+- hiredis: redis-py parses replies with hiredis instead of pure Python. hiredis is not a dependency, so
+  it must be importable from BENCH_HIREDIS_PATH (`pip install --target DIR hiredis`), which the
+  benchmarks put on this process's PYTHONPATH only.
+- pool: the Redis client's pool may hold up to 1,000 connections (bot.store.connect sets its own limit; past
+  it a command fails, and the bot tells the person "Redis unreachable").
+- defer: after a listener acks, the rest of its work waits its turn behind at most 8 others (a semaphore),
+  so a burst of requests is acked first and worked off after; total work is the same.
+- why: (diagnostic, no speed change) log the underlying cause of every error the bot reports to a person.
+- gcfreeze: gc.freeze() once the app is built, so the start-up heap (modules, pydantic and Bolt
+  internals, playbooks) is left out of every later full garbage collection.
+
+Used by `python -m bench.whatif` to show how much each proposal moves the figures that miss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+
+def patch_session() -> None:
+    import aiohttp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot import app
+
+    original = app.make_client
+
+    def make_client(deps: Any) -> AsyncWebClient:
+        client = original(deps)
+        client.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30))
+        return client
+
+    app.make_client = make_client  # create_app looks make_client up in bot.app when it runs
+
+
+def patch_drain() -> None:
+    """No sleep between ticks after a full page, whatever the scheduler's loop otherwise does."""
+    import types
+
+    import bot.scheduler as scheduler
+    from bot.store import Store
+
+    state = {"full": False}
+    original_due = Store.due_members
+
+    async def due_members(self: Store, limit: int = 50) -> list[str]:
+        members = await original_due(self, limit)
+        state["full"] = len(members) >= limit
+        return members
+
+    real_sleep = asyncio.sleep
+
+    async def sleep(delay: float, result: Any = None) -> Any:
+        if state["full"] and delay < 1.0:  # the pause between ticks, not the back-off when Redis is away
+            state["full"] = False
+            return await real_sleep(0, result)
+        return await real_sleep(delay, result)
+
+    Store.due_members = due_members  # type: ignore[method-assign]
+    proxy = types.SimpleNamespace(**{k: getattr(asyncio, k) for k in dir(asyncio) if not k.startswith("__")})
+    proxy.sleep = sleep
+    scheduler.asyncio = proxy  # type: ignore[assignment]
+
+
+def patch_gcfreeze() -> None:
+    import gc
+
+    import bot.__main__ as entry
+
+    original = entry.create_web_app
+
+    def create_web_app(*args: Any, **kwargs: Any) -> Any:
+        web_app = original(*args, **kwargs)
+        gc.collect()
+        gc.freeze()
+        return web_app
+
+    entry.create_web_app = create_web_app  # type: ignore[assignment]
+
+
+def patch_pool() -> None:
+    import redis.asyncio as redis
+
+    from bot import store
+
+    original = store.connect
+
+    def connect(url: str) -> redis.Redis:
+        client = original(url)
+        client.connection_pool.max_connections = 1000
+        return client
+
+    store.connect = connect
+    import bot.__main__ as entry  # imported connect by name
+
+    entry.connect = connect
+
+
+def patch_why() -> None:
+    import logging
+
+    import bot.handlers as handlers
+
+    original = handlers.report
+    log = logging.getLogger("bench.why")
+
+    async def report(client: Any, body: Any, error: Exception, **kwargs: Any) -> None:
+        log.error("reported %r caused by %r", error, error.__cause__)
+        await original(client, body, error, **kwargs)
+
+    handlers.report = report
+
+
+def patch_defer(limit: int = 8) -> None:
+    import functools
+
+    import bot.handlers as handlers
+
+    original = handlers.guarded
+    turn = asyncio.Semaphore(limit)
+
+    class Ack:
+        def __init__(self, ack: Any) -> None:
+            self.ack = ack
+            self.waiting = False
+
+        @property
+        def response(self) -> Any:
+            return self.ack.response
+
+        async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            result = await self.ack(*args, **kwargs)
+            await turn.acquire()
+            self.waiting = True
+            return result
+
+    def guarded(fn: Any) -> Any:
+        inner = original(fn)
+
+        @functools.wraps(fn)
+        async def listener(ack: Any, body: Any, client: Any) -> None:
+            proxy = Ack(ack)
+            try:
+                await inner(proxy, body, client)
+            finally:
+                if proxy.waiting:
+                    turn.release()
+
+        return listener
+
+    handlers.guarded = guarded  # before bot.app imports the handler modules, which import it by name
+
+
+def main() -> int:
+    changes = set(sys.argv[1].split(",")) - {""}
+    unknown = changes - {"session", "drain", "gcfreeze", "hiredis", "pool", "why", "defer", "none"}
+    if unknown:
+        print(f"unknown change(s): {unknown}", file=sys.stderr)
+        return 2
+    if "defer" in changes:  # first: the handler modules must import the patched guarded
+        patch_defer()
+    if "hiredis" in changes:
+        from redis.utils import HIREDIS_AVAILABLE
+
+        if not HIREDIS_AVAILABLE:
+            print("hiredis is not importable: set BENCH_HIREDIS_PATH to a `pip install --target` folder",
+                  file=sys.stderr)
+            return 2
+    if "session" in changes:
+        patch_session()
+    if "pool" in changes:
+        patch_pool()
+    if "why" in changes:
+        patch_why()
+    if "gcfreeze" in changes:
+        patch_gcfreeze()
+    if "drain" in changes:
+        patch_drain()
+    from bot.__main__ import main as bot_main
+
+    return bot_main(sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
