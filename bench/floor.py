@@ -71,6 +71,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if os.environ.get("BENCH_GCLOG"):  # the same garbage-collection pause log as the bot gets
+        from bench.variant import patch_gclog
+
+        patch_gclog()
     try:
         asyncio.run(serve(args.port))
     except KeyboardInterrupt:

@@ -67,8 +67,9 @@ async def main_async(sections: list[str]) -> int:
         conds = conditions(info, config)
         conds["set-up"] = ("everything on 127.0.0.1; one redis-server for the run (flushed per benchmark); fake Slack "
                            "(tests/fake_slack.py) in the harness process; bot = `python -m bot serve --http` "
-                           "processes unless a row says otherwise; ack: bot and floor pinned to CPU 1, load "
-                           "generator, fake Slack and Redis to CPU 0")
+                           "processes unless a row says otherwise (ack: launched through bench.variant gclog, "
+                           "which only adds a GC-pause log); ack: bot and floor pinned to CPU 1, load generator, "
+                           "fake Slack and Redis to CPU 0")
         pid = server.process.pid if server.process else None
         ctx = Ctx(report=report, redis_url=server.url, redis_pid=pid, playbooks=bench_playbooks(tmp),
                   logdir=logdir, tmp=tmp)

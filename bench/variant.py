@@ -13,6 +13,7 @@
   it a command fails, and the bot tells the person "Redis unreachable").
 - defer: after a listener acks, the rest of its work waits its turn behind at most 8 others (a semaphore),
   so a burst of requests is acked first and worked off after; total work is the same.
+- gclog: (diagnostic, no speed change) log every garbage collection that takes over 5 ms.
 - why: (diagnostic, no speed change) log the underlying cause of every error the bot reports to a person.
 - gcfreeze: gc.freeze() once the app is built, so the start-up heap (modules, pydantic and Bolt
   internals, playbooks) is left out of every later full garbage collection.
@@ -161,9 +162,29 @@ def patch_defer(limit: int = 8) -> None:
     handlers.guarded = guarded  # before bot.app imports the handler modules, which import it by name
 
 
+def patch_gclog() -> None:
+    import gc
+    import logging
+    import time
+
+    log = logging.getLogger("bench.gc")
+    started: dict[str, float] = {}
+
+    def callback(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started["t"] = time.perf_counter()
+        elif "t" in started:
+            took = time.perf_counter() - started.pop("t")
+            if took > 0.005:
+                log.warning("gc generation %s took %.1f ms (%s collected)", info.get("generation"), took * 1000,
+                            info.get("collected"))
+
+    gc.callbacks.append(callback)
+
+
 def main() -> int:
     changes = set(sys.argv[1].split(",")) - {""}
-    unknown = changes - {"session", "drain", "gcfreeze", "hiredis", "pool", "why", "defer", "none"}
+    unknown = changes - {"session", "drain", "gcfreeze", "hiredis", "pool", "why", "defer", "gclog", "none"}
     if unknown:
         print(f"unknown change(s): {unknown}", file=sys.stderr)
         return 2
@@ -180,6 +201,8 @@ def main() -> int:
         patch_session()
     if "pool" in changes:
         patch_pool()
+    if "gclog" in changes:
+        patch_gclog()
     if "why" in changes:
         patch_why()
     if "gcfreeze" in changes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 import tempfile
 import time
@@ -64,8 +65,17 @@ async def main_async(parts: list[str]) -> int:
     print("\n".join(table(report)))
     text = markdown(report, conds, time.monotonic() - started, ["whatif", *parts])
     text = text.replace("# Benchmark results", "# What-if results (bench/variant.py patches; bot/ unchanged)", 1)
+    text = re.sub(r"^`python -m bench\.run .*$", _header(parts, time.monotonic() - started), text, count=1, flags=re.M)
     (ROOT / "bench" / "whatif.md").write_text(text)
     return 0
+
+
+def _header(parts: list[str], took: float) -> str:
+    hiredis = os.environ.get("BENCH_HIREDIS_PATH")
+    return (f"`python -m bench.whatif {' '.join(parts)}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+            f"{took:.0f} s. Each section is one bot variant (see bench/variant.py) under the load of the "
+            "corresponding `make bench` benchmark, with the floor re-measured alongside"
+            + (f"; hiredis variants import hiredis from {hiredis}" if hiredis else "") + ".")
 
 
 def main() -> int:

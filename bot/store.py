@@ -81,7 +81,7 @@ def _due_target(member: str) -> tuple[str, str, str]:
 
 # Connections one replica may hold. Past it a command waits briefly for a free one instead of failing
 # at once, which under a burst of clicks would read to people as "Redis unreachable".
-MAX_CONNECTIONS = 200
+MAX_CONNECTIONS = 1000
 
 
 def connect(url: str) -> redis.Redis:
