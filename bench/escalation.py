@@ -21,8 +21,9 @@ import redis.asyncio as aioredis
 
 from bench.common import Ctx, TimedFake, bot_env, bot_proc, pct, seeded_fake
 from bot.incident import Event
-from bot.scheduler import METADATA_TYPE
+from bot.schedule import Due
 from bot.store import Store
+from bot.workflows.escalate import METADATA_TYPE
 
 INCIDENTS = 10_000
 WINDOW_S = 25.0
@@ -57,7 +58,7 @@ async def load_incidents(store: Store, fake: TimedFake, n: int, *, window_s: flo
     start_ms = await redis_ms(store) + int(lead_s * 1000)
     due = {f"esc|{i}|0": start_ms + int(k * window_s * 1000 / n) for k, i in enumerate(ids)}
     later = {f"esc|{i}|1": start_ms + 3_600_000 for i in ids}
-    await store.schedule(due | later)
+    await store.schedule({Due.parse(m): at for m, at in (due | later).items()})
     return due
 
 

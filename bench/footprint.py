@@ -18,9 +18,10 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from bench.common import Ctx, inproc_deps
-from bot import blocks, keys
+from bot import keys
 from bot.incident import Event
 from bot.store import Store, new_token
+from bot.timeline_view import timeline_blocks
 
 INCIDENTS = 20
 EVENTS = 500
@@ -92,21 +93,21 @@ def incident_keys(incident_id: str, channel: str) -> dict[str, str]:
 
 def rca_renderer(deps: Any) -> tuple[str, Callable[[Any, list[Event]], object]]:
     """HOOK: the RCA renderer. Uses bot.rca (people_in + render_markdown, as rca.post does, minus Slack) when
-    it is there; otherwise falls back to blocks.timeline_blocks. Change this one function if the
+    it is there; otherwise falls back to timeline_blocks. Change this one function if the
     renderer's entry point moves."""
     try:
-        from bot import rca
+        from bot.workflows import rca
 
         render_markdown, people_in = rca.render_markdown, rca.people_in
     except (ImportError, AttributeError):
-        return "blocks.timeline_blocks (RCA renderer not found)", \
-            lambda inc, evs: blocks.timeline_blocks(inc, deps.book(inc.playbook), evs)
+        return "timeline_blocks (RCA renderer not found)", \
+            lambda inc, evs: timeline_blocks(inc, deps.book(inc.playbook), evs)
 
     def render(inc: Any, evs: list[Event]) -> object:
         people = {uid: uid.lower() for uid in people_in(inc, deps.book(inc.playbook), evs)}
         return render_markdown(deps, inc, evs, people, now_ms=int(time.time() * 1000))
 
-    return "bot.rca.render_markdown (+ people_in)", render
+    return "bot.workflows.rca.render_markdown (+ people_in)", render
 
 
 async def run(ctx: Ctx) -> None:
@@ -145,7 +146,7 @@ async def run(ctx: Ctx) -> None:
             renders.append(t2 - t1)
             sizes.append(len(out) if isinstance(out, str) else len(str(out)))
         t0 = time.perf_counter()
-        blocks.timeline_blocks(incident, book, events)
+        timeline_blocks(incident, book, events)
         timeline_cmd = time.perf_counter() - t0
     finally:
         await admin.aclose()

@@ -7,11 +7,6 @@ import logging
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncRateLimitErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.errors import StorageUnavailable
@@ -23,18 +18,10 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 
 
-def make_client(deps: Deps) -> AsyncWebClient:
-    client = AsyncWebClient(token=deps.settings.slack_bot_token.get_secret_value(),
-                            base_url=deps.settings.slack_api_url)
-    client.retry_handlers.extend([AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-                                  AsyncServerErrorRetryHandler(max_retry_count=2)])
-    return client
-
-
 def create_app(deps: Deps) -> AsyncApp:
     app = AsyncApp(
         signing_secret=deps.settings.slack_signing_secret.get_secret_value(),
-        client=make_client(deps),
+        client=deps.client,
         process_before_response=False,
         # Our own error handling reports failures to the person; Bolt's 'unhandled' log is noise.
         raise_error_for_unhandled_request=False,
@@ -68,7 +55,7 @@ def create_web_app(deps: Deps, bolt: AsyncApp, *, run_scheduler: bool = True) ->
 
 def lifecycle(deps: Deps, bolt: AsyncApp, run_scheduler: bool):  # type: ignore[no-untyped-def]
     async def ctx(_: web.Application):  # type: ignore[no-untyped-def]
-        scheduler = Scheduler(deps, bolt.client) if run_scheduler else None
+        scheduler = Scheduler(deps) if run_scheduler else None
         if scheduler:
             scheduler.start()
         yield

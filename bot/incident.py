@@ -5,20 +5,33 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-OPEN = "open"
-RESOLVED = "resolved"
-RCA_PENDING = "due"
-RCA_REVIEWED = "reviewed"
+
+class Status(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    FAILED = "failed"  # the channel could not be created; kept as a record
+
+
+class RcaStatus(StrEnum):
+    NONE = ""  # until resolved
+    DUE = "due"
+    REVIEWED = "reviewed"
+
+
+class StepStatus(StrEnum):
+    DONE = "done"
+    SKIPPED = "skipped"
 
 
 class StepState(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    state: str  # "done" | "skipped"
+    state: StepStatus
     by: str
     at: int  # epoch ms
 
@@ -34,7 +47,7 @@ class Incident(BaseModel):
     description: str = ""
     service: str = ""
     severity: str
-    status: str = OPEN
+    status: Status = Status.OPEN
     phase: int = 0
     commander: str = ""
     declared_by: str
@@ -42,6 +55,10 @@ class Incident(BaseModel):
     channel_id: str = ""
     channel_name: str = ""
     card_ts: str = ""
+    announcement_channel: str = ""  # the id of ANNOUNCE_CHANNEL, as Slack answered the post
+    announcement_ts: str = ""
+    rca_review_ts: str = ""
+    rca_reminder_ts: str = ""
     version: int = 0
     resolved_at: int = 0
     resolved_by: str = ""
@@ -49,16 +66,22 @@ class Incident(BaseModel):
     resolution: str = ""
     status_updates: int = 0
     statuspage_id: str = ""  # the incident on Atlassian Statuspage, once created
-    rca_status: str = ""  # "" until resolved, then RCA_PENDING, then RCA_REVIEWED
+    rca_status: RcaStatus = RcaStatus.NONE
     rca_due_at: int = 0
     rca_reviewed_by: str = ""
     rca_reviewed_at: int = 0
+    # Fields stored as "name:N" in the hash, by phase or escalation level.
     phase_ts: dict[int, str] = {}
+    ping_ts: dict[int, str] = {}
+    ping_at: dict[int, int] = {}  # when the ping of a level was sent
+    ping_late: dict[int, int] = {}  # how late it was, ms
+    ack_by: dict[int, str] = {}
+    ack_at: dict[int, int] = {}
     steps: dict[str, StepState] = {}
 
     @property
     def is_open(self) -> bool:
-        return self.status == OPEN
+        return self.status == Status.OPEN
 
     @property
     def name(self) -> str:
@@ -69,10 +92,20 @@ class Incident(BaseModel):
 
     @classmethod
     def from_redis(cls, fields: dict[str, str], steps: dict[str, str]) -> Incident:
-        data: dict[str, Any] = {k: v for k, v in fields.items() if not k.startswith("phase_ts:")}
-        data["phase_ts"] = {int(k.split(":", 1)[1]): v for k, v in fields.items() if k.startswith("phase_ts:")}
+        data: dict[str, Any] = {}
+        for k, v in fields.items():
+            name, sep, index = k.partition(":")
+            if sep:
+                if name in _INDEXED_FIELDS:
+                    data.setdefault(name, {})[int(index)] = v
+            elif name in cls.model_fields:
+                data[name] = v
         data["steps"] = {k: StepState.model_validate_json(v) for k, v in steps.items()}
         return cls.model_validate(data)
+
+
+_INDEXED_FIELDS = frozenset(name for name, f in Incident.model_fields.items()
+                            if name != "steps" and f.annotation is not None and str(f.annotation).startswith("dict"))
 
 
 @dataclass(frozen=True)
@@ -86,9 +119,9 @@ class Event:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     stream_id: str = ""
 
-    def fields(self) -> list[str]:
-        return ["id", self.id, "type", self.type, "actor", self.actor, "at", str(self.at),
-                "data", json.dumps(self.data, separators=(",", ":"))]
+    @property
+    def data_json(self) -> str:
+        return json.dumps(self.data, separators=(",", ":"))
 
     @classmethod
     def from_stream(cls, stream_id: str, raw: dict[str, str]) -> Event:

@@ -50,13 +50,19 @@ def idem(scope: str, token: str) -> str:
 
 
 def rendered(incident_id: str) -> str:
-    """Hash: message target -> incident version last shown in Slack. Forever."""
+    """Hash: part -> incident version Slack shows, and "part#" -> digest of what was sent. Forever."""
     return f"{PREFIX}rendered:{incident_id}"
 
 
-def render_lock(incident_id: str, target: str) -> str:
-    """String: who is updating a message right now. Short lease (seconds)."""
-    return f"{PREFIX}render-lock:{incident_id}:{target}"
+def render_lock(incident_id: str, part: str) -> str:
+    """String: which caller is drawing one part (a message, the topic) right now. Short lease (seconds)."""
+    return f"{PREFIX}render-lock:{incident_id}:{part}"
+
+
+def dirty() -> str:
+    """Sorted set: parts that may not show the stored state, member "incident|part", score = ms when marked.
+    Removed once the part is drawn at the newest version; the sweep redraws what stays."""
+    return f"{PREFIX}dirty"
 
 
 def due() -> str:

@@ -1,60 +1,86 @@
-"""Keeping Slack messages in step with Redis.
-
-Two replicas can finish their chat.update calls in either order, so each message has a render lock:
-its holder renders the newest state, and before letting go checks (atomically) that nobody changed
-the incident meanwhile; if someone did, it renders again. A caller that finds the lock taken just
-leaves: the holder will pick its change up.
-"""
+"""State → Slack: what each part of an incident should show now, and where it lives. Pure: no I/O."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
+import hashlib
+import json
+from dataclasses import dataclass
 
 from bot import blocks
 from bot.incident import Incident
+from bot.kit import Block
+from bot.parts import Kind, Part
 from bot.playbook import Playbook
-from bot.store import Store, new_token
-
-log = logging.getLogger(__name__)
-
-Renderer = Callable[[Incident, Playbook], tuple[str, list[blocks.Block]]]
 
 
-def target_for(kind: str, incident: Incident) -> tuple[str, str, Renderer] | None:
-    """(target name, message ts, renderer) for the card or a phase message, if it was posted."""
-    if kind == "card":
-        return ("card", incident.card_ts, blocks.card) if incident.card_ts else None
-    phase = int(kind.split(":", 1)[1])
-    ts = incident.phase_ts.get(phase, "")
-    if not ts:
+@dataclass(frozen=True)
+class Drawn:
+    channel: str
+    ts: str  # the message to update; "" for the topic
+    text: str
+    blocks: list[Block] | None  # None for the topic
+
+    @property
+    def digest(self) -> str:
+        """Tells whether Slack already shows exactly this, so an unchanged part costs no Slack call."""
+        raw = json.dumps([self.channel, self.ts, self.text, self.blocks], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(raw.encode()).hexdigest()[:32]
+
+
+def content(part: Part, incident: Incident, book: Playbook,
+            roster: dict[str, str]) -> tuple[str, list[Block] | None] | None:
+    """The text and blocks `part` shows for `incident` (no blocks for the topic); None if it has none."""
+    match part.kind:
+        case Kind.TOPIC:
+            return blocks.topic(incident, book), None
+        case Kind.CARD:
+            return blocks.card(incident, book)
+        case Kind.PHASE:
+            return blocks.phase_message(incident, book, part.index) if part.index < len(book.phases) else None
+        case Kind.ANNOUNCEMENT:
+            return blocks.announcement(incident, book)
+        case Kind.PING:
+            if part.index >= len(book.meta.escalation) or part.index not in incident.ping_at:
+                return None
+            return blocks.escalation_ping(incident, book, part.index, roster)
+        case Kind.RCA_REVIEW:
+            return blocks.rca_review_message(incident)
+        case Kind.RCA_REMINDER:
+            return blocks.rca_reminder(incident)
+
+
+def location(part: Part, incident: Incident) -> tuple[str, str]:
+    """(channel, message ts) of a part; the ts is "" for the topic and for a message not posted yet."""
+    match part.kind:
+        case Kind.TOPIC:
+            return incident.channel_id, ""
+        case Kind.CARD:
+            return incident.channel_id, incident.card_ts
+        case Kind.PHASE:
+            return incident.channel_id, incident.phase_ts.get(part.index, "")
+        case Kind.ANNOUNCEMENT:
+            return incident.announcement_channel, incident.announcement_ts
+        case Kind.PING:
+            return incident.channel_id, incident.ping_ts.get(part.index, "")
+        case Kind.RCA_REVIEW:
+            return incident.channel_id, incident.rca_review_ts
+        case Kind.RCA_REMINDER:
+            return incident.channel_id, incident.rca_reminder_ts
+
+
+def draw(part: Part, incident: Incident, book: Playbook, roster: dict[str, str]) -> Drawn | None:
+    """What `part` shows now and where; None when it has nothing in Slack to update."""
+    channel, ts = location(part, incident)
+    if not channel or (part.kind != Kind.TOPIC and not ts):
         return None
-    return kind, ts, lambda inc, book: blocks.phase_message(inc, book, phase)
+    drawn = content(part, incident, book, roster)
+    return Drawn(channel, ts, *drawn) if drawn else None
 
 
-async def render_locked(client: AsyncWebClient, store: Store, book: Playbook, kind: str, token: str,
-                        snapshot: Incident | None) -> None:
-    """Render while holding the lock for `kind`, until Slack shows the newest version."""
-    while snapshot is not None:
-        target = target_for(kind, snapshot)
-        if target is None:
-            await store.rendered(snapshot.id, kind, token, -1)
-            return
-        _, ts, renderer = target
-        text, message_blocks = renderer(snapshot, book)
-        try:
-            await client.chat_update(channel=snapshot.channel_id, ts=ts, text=text, blocks=message_blocks)
-        except SlackApiError:
-            await store.rendered(snapshot.id, kind, token, -1)  # let go; the next change retries
-            raise
-        snapshot = await store.rendered(snapshot.id, kind, token, snapshot.version)
-
-
-async def refresh(client: AsyncWebClient, store: Store, book: Playbook, incident_id: str, kind: str) -> None:
-    """Bring one message up to date, unless another caller is already doing it."""
-    token = new_token()
-    snapshot = await store.lock_render(incident_id, kind, token)
-    await render_locked(client, store, book, kind, token, snapshot)
+def all_parts(incident: Incident, book: Playbook) -> set[Part]:
+    """Every part an incident may show, for a full redraw (resolve, the sweep)."""
+    parts = {Part(Kind.CARD), Part(Kind.TOPIC), Part(Kind.ANNOUNCEMENT), Part(Kind.RCA_REVIEW),
+             Part(Kind.RCA_REMINDER)}
+    parts |= {Part(Kind.PHASE, i) for i in range(len(book.phases))}
+    parts |= {Part(Kind.PING, level) for level in incident.ping_at}
+    return parts

@@ -12,6 +12,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.blocks import error_blocks
 from bot.errors import BotError
+from bot.mrkdwn import escape
 
 log = logging.getLogger(__name__)
 
@@ -51,3 +52,107 @@ async def report(client: AsyncWebClient, body: dict[str, Any], error: Exception,
         log.exception("unexpected error [%s]", ref, exc_info=error)
         message = f"Something went wrong on our side. Try again; if it persists, quote error id {ref}."
     await tell(client, body, message, response_url=response_url, blocks=error_blocks(message))
+
+
+# ---------------------------------------------------------------- what people read, in one place
+
+RETRIED_LATER = "Slack refused it for now; the bot keeps retrying in the background"
+PHASE_CLOSED = "That phase is already completed, so its steps can no longer change."
+NO_RCA_YET = "There is no RCA to review yet: it is posted when the incident is resolved."
+CHANGED_WHILE_RESOLVING = "The incident changed while resolving; please try again."
+ACK_ALREADY = "This escalation was already acknowledged."
+ACK_NOT_SENT = "That escalation has not been sent, so there is nothing to acknowledge."
+ADDED_TO_TIMELINE = "Added to the timeline."
+NOTE_USAGE = "Write the note after the command: `/incident note Rolled back api to v1.4.2`."
+COMMANDER_USAGE = "Mention the new commander: `/incident commander @name` (or `me`)."
+RCA_USAGE = "Use `/incident rca` to see where the RCA stands, or `/incident rca reviewed` to mark it."
+TITLE_REQUIRED = "Give the incident a short title."
+CAUSE_REQUIRED = "Say what caused it (a best guess is fine; the RCA can refine it)."
+RESOLUTION_REQUIRED = "Say what fixed it or made the impact stop."
+UPDATE_REQUIRED = "Write the update, or cancel."
+
+
+def no_roster_entry(role: str) -> str:
+    return f"no roster entry for `{escape(role)}` (add it to ROSTER)"
+
+
+def group_unresolved(role: str, why: str) -> str:
+    return f"could not list the members of `{escape(role)}`'s user group ({escape(why)})"
+
+
+def not_invited(uid: str, why: str) -> str:
+    return f"could not invite <@{uid}> ({escape(why)})"
+
+
+def responder_problems(problems: list[str]) -> str:
+    return "⚠️ Responders: " + "; ".join(problems) + "."
+
+
+def already_completed(phase_title: str) -> str:
+    return f"{phase_title} was already completed."
+
+
+def rca_already_reviewed(by: str) -> str:
+    return f"The RCA was already marked reviewed{f' by <@{by}>' if by else ''}."
+
+
+def playbook_gone(key: str) -> str:
+    return f"Playbook {key!r} is no longer loaded; close and retry."
+
+
+def not_declared(name: str, why: str) -> str:
+    return (f"⚠️ {name} could not be declared: Slack refused to create the channel ({escape(why)}). "
+            "It is recorded as failed; please declare again.")
+
+
+def declared_partly(name: str, channel_id: str, failures: str) -> str:
+    return (f"⚠️ {name} is declared in <#{channel_id}>, but some set-up failed: {escape(failures)}. "
+            "The incident works; fix or retry those by hand.")
+
+
+def resolved_partly(name: str, errors: list[str]) -> str:
+    return f"{name} is resolved, but updating Slack partly failed ({escape(', '.join(errors))})."
+
+
+def status_partly(name: str, failures: list[str]) -> str:
+    return f"The status update for {name} is recorded, but posting it partly failed ({escape('; '.join(failures))})."
+
+
+def unknown_command(word: str) -> str:
+    return f"`{escape(word)}` is not a playbook or a command."
+
+
+def note_too_long(length: int, limit: int) -> str:
+    return f"That note is {length} characters; keep it under {limit}."
+
+
+def bad_severity(allowed: list[str]) -> str:
+    return f"Severity must be one of {', '.join(allowed)}, e.g. `/incident sev P1`."
+
+
+def already_severity(name: str, severity: str) -> str:
+    return f"{name} is already {severity}."
+
+
+def already_commander(uid: str) -> str:
+    return f"<@{uid}> is already the incident commander."
+
+
+def noted(uid: str, text: str) -> str:
+    return f"📝 <@{uid}> noted: {escape(text)}"
+
+
+def severity_changed(old: str, new: str, by: str) -> str:
+    return f"Severity changed {old} → *{new}* by <@{by}>."
+
+
+def commander_changed(uid: str, by: str) -> str:
+    return f"<@{uid}> is now incident commander (set by <@{by}>)."
+
+
+def rca_standing(name: str, is_open: bool, reviewed_by: str, due: str) -> str:
+    if is_open:
+        return f"The RCA for {name} is drafted when the incident is resolved."
+    if reviewed_by:
+        return f"The RCA for {name} was marked reviewed by <@{reviewed_by}>."
+    return f"The RCA for {name} is due {due}. Mark it with `/incident rca reviewed` once the team has reviewed it."

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import rca, status
 from bot.incident import Event, Incident
 from bot.playbook import Playbook
+from bot.workflows import rca, status
 
 DECLARED_MS = 1_763_865_000_000  # 2025-11-23 02:30 UTC
 MINUTE_MS = 60_000

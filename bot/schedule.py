@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from bot.incident import Incident
 from bot.playbook import Playbook
 
-ESCALATION = "esc"
-PHASE_OVERDUE = "phase"
-RCA_DUE = "rca"  # one per resolved incident; lives while the RCA is not reviewed (see keys.rca_due)
+
+class DueKind(StrEnum):
+    ESCALATION = "esc"  # an escalation level falls due
+    PHASE = "phase"  # a phase ran past its target window
+    RCA = "rca"  # the RCA is due; one per resolved incident, wanted while it is not reviewed (keys.rca_due)
 
 
 @dataclass(frozen=True)
 class Due:
-    kind: str  # ESCALATION, PHASE_OVERDUE or RCA_DUE
+    kind: DueKind
     incident_id: str
-    index: int  # escalation level or phase index
+    index: int  # escalation level or phase index; 0 for the RCA
 
     @property
     def member(self) -> str:
@@ -25,31 +28,29 @@ class Due:
     @classmethod
     def parse(cls, member: str) -> Due:
         kind, incident_id, index = member.split("|")
-        return cls(kind, incident_id, int(index))
+        return cls(DueKind(kind), incident_id, int(index))
+
+    @classmethod
+    def rca(cls, incident_id: str) -> Due:
+        return cls(DueKind.RCA, incident_id, 0)
 
 
-def plan_for_incident(incident: Incident, book: Playbook) -> dict[str, int]:
-    """member -> due time (epoch ms) for every escalation level and phase window."""
-    plan = {
-        Due(ESCALATION, incident.id, i).member: incident.declared_at + level.after * 1000
-        for i, level in enumerate(book.meta.escalation)
-    }
+def plan_for_incident(incident: Incident, book: Playbook) -> dict[Due, int]:
+    """Every escalation level and phase window -> its due time (epoch ms)."""
+    plan = {Due(DueKind.ESCALATION, incident.id, i): incident.declared_at + level.after * 1000
+            for i, level in enumerate(book.meta.escalation)}
     # Phase windows in the runbooks are counted from the start of the incident ("Diagnose 1–3 h").
     for i, phase in enumerate(book.phases):
         if phase.window_end is not None:
-            plan[Due(PHASE_OVERDUE, incident.id, i).member] = incident.declared_at + phase.window_end * 1000
+            plan[Due(DueKind.PHASE, incident.id, i)] = incident.declared_at + phase.window_end * 1000
     return plan
 
 
 def all_members(incident_id: str, book: Playbook) -> list[str]:
-    """Every member an incident may have scheduled, to remove them all when it resolves."""
-    return [Due(ESCALATION, incident_id, i).member for i in range(len(book.meta.escalation))] + [
-        Due(PHASE_OVERDUE, incident_id, i).member for i in range(len(book.phases))
+    """Every member an open incident may have scheduled, to remove them all when it resolves."""
+    return [Due(DueKind.ESCALATION, incident_id, i).member for i in range(len(book.meta.escalation))] + [
+        Due(DueKind.PHASE, incident_id, i).member for i in range(len(book.phases))
     ]
-
-
-def rca_member(incident_id: str) -> str:
-    return Due(RCA_DUE, incident_id, 0).member
 
 
 def lateness_ms(due_ms: int, now_ms: int) -> int:

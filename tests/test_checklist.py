@@ -164,6 +164,10 @@ async def test_click_after_resolve_gets_polite_answer(make_bot, driver, fake_sla
     await driver.submit_view(view, {"cause": "Bad deploy", "resolution": "Rolled back"}, url=bot.url)
     await eventually(lambda: "Resolved" in all_text(card(fake_slack, inc.channel)))
     assert any("resolved" in all_text(m) for m in fake_slack.channels[inc.channel].messages)
+    # Resolving is over once every message shows it and the RCA's review message is posted.
+    await eventually(lambda: "phase closed" in all_text(phase_message(fake_slack, inc.channel, 0))
+                     and any("Mark RCA reviewed" in all_text(m) for m in fake_slack.channels[inc.channel].messages)
+                     and "resolved after" in all_text(fake_slack.channel_by_name("incidents").messages[0]))
     updates = len(fake_slack.calls_to("chat.update"))
     msg = phase_message(fake_slack, inc.channel, 0)
     # An old message still showing buttons (e.g. a stale client) is answered privately.

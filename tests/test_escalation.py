@@ -11,9 +11,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import keys
 from bot.incident import Event
-from bot.schedule import ESCALATION, Due
-from bot.scheduler import METADATA_TYPE
+from bot.schedule import Due, DueKind
 from bot.store import Claim
+from bot.workflows.escalate import METADATA_TYPE
 from tests.conftest import eventually
 from tests.driver import find_element
 from tests.flows import all_text, card, declare
@@ -59,7 +59,7 @@ async def test_each_ping_once_and_on_time_with_two_replicas(make_bot, driver, fa
     book = bot_a.deps.playbooks["fast"]
     for message in pings(fake_slack, inc.channel):
         due = Due.parse(message.metadata["event_payload"]["id"])
-        after = book.meta.escalation[due.index].after if due.kind == ESCALATION else 2
+        after = book.meta.escalation[due.index].after if due.kind == DueKind.ESCALATION else 2
         lateness = post_time(fake_slack, message) - (incident.declared_at / 1000 + after)
         assert -0.05 <= lateness < 1.0, f"{due.member} posted {lateness:.3f}s from its due time"
     texts = [all_text(m) for m in pings(fake_slack, inc.channel)]
@@ -110,7 +110,7 @@ async def claimed_by_dying_replica(make_bot, driver, fake_slack, title: str) -> 
     inc = await declare(driver, bot, fake_slack, f"race {title}")
     member = f"esc|{inc.incident_id}|0"
     await eventually(lambda: bot.deps.store.due_members(), timeout=3)
-    claim = await bot.deps.store.claim(member, inc.incident_id, "replica-that-died", 1000)
+    claim = await bot.deps.store.claim(Due.parse(member), "replica-that-died", 1000)
     assert claim is not None and claim.attempt == 1
     return bot.deps.store, inc, member, claim
 
@@ -130,7 +130,7 @@ async def test_replica_dying_after_posting_does_not_ping_twice(make_bot, driver,
     store, inc, member, claim = await claimed_by_dying_replica(make_bot, driver, fake_slack, "Posted then died")
     # Replay the rest of a replica's work up to the crash: confirm, post — but never finish.
     event = Event(type="escalated", actor="bot", at=claim.now_ms, id=f"esc:{member}", data={"level": 0})
-    assert await store.confirm(claim, inc.incident_id, event) is not None
+    assert await store.confirm(Due.parse(member), claim, event) is not None
     client = AsyncWebClient(base_url=fake_slack.url, token="xoxb-test")
     await client.chat_postMessage(channel=inc.channel, text="Escalation 1",
                                   metadata={"event_type": METADATA_TYPE, "event_payload": {"id": member}})
@@ -206,7 +206,7 @@ async def test_ping_slack_keeps_refusing_is_given_up(make_bot, driver, fake_slac
     member = f"esc|{inc.incident_id}|0"
     store = bot.deps.store
     await eventually(lambda: store.due_members(), timeout=3)
-    assert await store.claim(member, inc.incident_id, "a", lease_ms=0, max_attempts=2) is not None
-    assert await store.claim(member, inc.incident_id, "b", lease_ms=0, max_attempts=2) is not None
-    assert await store.claim(member, inc.incident_id, "c", lease_ms=0, max_attempts=2) is None
+    assert await store.claim(Due.parse(member), "a", lease_ms=0, max_attempts=2) is not None
+    assert await store.claim(Due.parse(member), "b", lease_ms=0, max_attempts=2) is not None
+    assert await store.claim(Due.parse(member), "c", lease_ms=0, max_attempts=2) is None
     assert await store.redis.zscore(keys.due(), member) is None

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import blocks
+from bot import blocks, modals
 from bot.errors import ConfigError
 from bot.incident import Incident, StepState
 from bot.playbook import PHASES, load_playbooks, parse_playbook
-from bot.schedule import plan_for_incident
+from bot.schedule import DueKind, plan_for_incident
 from tests.fake_slack import validate_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,7 +72,7 @@ def test_every_phase_message_fits_slack_limits_in_every_state(key):
             assert len(text) < 4000
         for i, step in enumerate(phase.steps):
             if step.detail:
-                modal = blocks.step_details_modal(book, p, i)
+                modal = modals.step_details_modal(book, p, i)
                 assert validate_blocks(modal["blocks"], limit=100) is None
 
 
@@ -82,7 +82,7 @@ def test_card_and_schedule(key):
     incident = sample_incident(key)
     assert validate_blocks(blocks.card(incident, book)[1]) is None
     plan = plan_for_incident(incident, book)
-    escalations = sorted(v for k, v in plan.items() if k.startswith("esc|"))
+    escalations = sorted(v for k, v in plan.items() if k.kind == DueKind.ESCALATION)
     assert escalations == [incident.declared_at + lvl.after * 1000 for lvl in book.meta.escalation]
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from bot import keys
 from bot.errors import ConfigError
-from bot.scheduler import METADATA_TYPE
 from bot.settings import load_settings
+from bot.workflows.escalate import METADATA_TYPE
 from tests.conftest import eventually
 from tests.fake_statuspage import FakeStatuspage
 from tests.flows import all_text, card, declare, mrkdwn_texts
@@ -203,15 +203,17 @@ async def test_unreviewed_rca_reminds_the_commander_once_then_is_marked_reviewed
     assert len(overdue) == 1
 
     original = type(reminder)(**{**reminder.__dict__})
+    review = next(m for m in fake_slack.channels[inc.channel].messages
+                  if "Mark RCA reviewed" in all_text(m) and m.ts != reminder.ts)
+    stale_review = type(review)(**{**review.__dict__})
     await driver.click(original, "rca_reviewed", user=BOB, url=bot.url)
     await eventually(lambda: "RCA marked reviewed by <@U_BOB>" in all_text(
         fake_slack.message(inc.channel, reminder.ts)))
     await eventually(lambda: "Reviewed by <@U_BOB>" in all_text(card(fake_slack, inc.channel)))
     assert any(f"<@{BOB}> marked the RCA" in m.text for m in fake_slack.channels[inc.channel].messages)
-    # The review message posted with the file still shows its button; pressing it now says so.
-    review = next(m for m in fake_slack.channels[inc.channel].messages
-                  if "Mark RCA reviewed" in all_text(m) and m.ts != reminder.ts)
-    await driver.click(review, "rca_reviewed", user=ALICE, url=bot.url)
+    # The review message posted with the file follows too; a stale copy still showing the button says so.
+    await eventually(lambda: "RCA marked reviewed by <@U_BOB>" in all_text(fake_slack.message(inc.channel, review.ts)))
+    await driver.click(stale_review, "rca_reviewed", user=ALICE, url=bot.url)
     said = await eventually(lambda: [b for k, b in fake_slack.response_posts
                                      if k.startswith("click-") and "already marked reviewed" in b.get("text", "")])
     assert "<@U_BOB>" in said[0]["text"]

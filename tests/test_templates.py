@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import rca, sample, status
+from bot import sample
 from bot.errors import ConfigError
 from bot.incident import Event, Incident
 from bot.mrkdwn import escape, to_plain, unescape
@@ -21,6 +21,7 @@ from bot.playbook import Playbook, parse_playbook
 from bot.settings import load_settings
 from bot.store import Store, connect
 from bot.templating import TemplateFailed, Templates
+from bot.workflows import rca, status
 from tests.test_config import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -29,3 +29,11 @@ def guarded(fn: Callable[[Any, dict[str, Any], AsyncWebClient], Awaitable[None]]
             await report(client, body, e)
 
     return listener
+
+
+def form_value(view: dict[str, Any], block: str) -> str:
+    """What a person entered in an input block of a submitted modal (text or selected option), stripped."""
+    element = (view.get("state", {}).get("values", {}).get(block) or {}).get("value") or {}
+    if element.get("type") == "static_select":
+        return str((element.get("selected_option") or {}).get("value") or "")
+    return str(element.get("value") or "").strip()

@@ -7,13 +7,15 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks, rca, status
+from bot import modals, replies
 from bot.deps import Deps
 from bot.errors import BadInput, IncidentClosed
-from bot.handlers import guarded
+from bot.handlers import form_value, guarded
 from bot.ids import Action, Callback, IncidentMeta, StatusMeta
-from bot.incident import RCA_REVIEWED, Incident
+from bot.incident import Incident, RcaStatus
+from bot.kit import when
 from bot.replies import tell
+from bot.workflows import rca, status
 
 
 async def open_status_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident_id: str) -> None:
@@ -25,12 +27,8 @@ async def open_status_modal(deps: Deps, client: AsyncWebClient, body: dict[str, 
     proposed = status.render(deps, incident, kind, now_ms=deps.clock())
     meta = StatusMeta(i=incident.id, k=kind, h=status.fingerprint(proposed.plain.strip()),
                       response_url=body.get("response_url", ""))
-    view = blocks.status_modal(incident, kind, proposed.plain, meta, deps.settings.status_channel)
+    view = modals.status_modal(incident, kind, proposed.plain, meta, deps.settings.status_channel)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
-
-
-def _value(values: dict[str, Any], block: str) -> str:
-    return str((values.get(block, {}).get("value") or {}).get("value") or "").strip()
 
 
 async def status_command(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident,
@@ -42,18 +40,13 @@ async def rca_command(deps: Deps, client: AsyncWebClient, body: dict[str, Any], 
                       text: str) -> None:
     """`/incident rca reviewed` marks it; `/incident rca` says where it stands."""
     if text.lower() == "reviewed":
-        await rca.mark_reviewed(deps, client, incident.id, body["user_id"])
+        await rca.mark_reviewed(deps, incident.id, body["user_id"])
         return
     if text:
-        raise BadInput("Use `/incident rca` to see where the RCA stands, or `/incident rca reviewed` to mark it.")
-    if incident.is_open:
-        message = f"The RCA for {incident.name} is drafted when the incident is resolved."
-    elif incident.rca_status == RCA_REVIEWED:
-        message = f"The RCA for {incident.name} was marked reviewed by <@{incident.rca_reviewed_by}>."
-    else:
-        message = (f"The RCA for {incident.name} is due {blocks.when(incident.rca_due_at)}. "
-                   "Mark it with `/incident rca reviewed` once the team has reviewed it.")
-    await tell(client, body, message)
+        raise BadInput(replies.RCA_USAGE)
+    reviewed_by = incident.rca_reviewed_by if incident.rca_status == RcaStatus.REVIEWED else ""
+    await tell(client, body, replies.rca_standing(incident.name, incident.is_open, reviewed_by,
+                                                  when(incident.rca_due_at)))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -68,14 +61,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @guarded
     async def on_submit(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
-        values = view["state"]["values"]
-        text, eta = _value(values, "text"), _value(values, "eta")
+        text, eta = form_value(view, "text"), form_value(view, "eta")
         if not text:
-            await ack(response_action="errors", errors={"text": "Write the update, or cancel."})
+            await ack(response_action="errors", errors={"text": replies.UPDATE_REQUIRED})
             return
         await ack()
         meta = StatusMeta.model_validate_json(view["private_metadata"])
-        user = body["user"]["id"]
         incident = await deps.store.get(meta.i)
         if not incident.is_open:
             raise IncidentClosed(incident.name)
@@ -84,20 +75,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
             update = status.render(deps, incident, status.next_kind(incident), now_ms=deps.clock(), eta=eta)
         else:
             update = status.typed(meta.k, text)
-        recorded, failures = await status.publish(deps, client, incident, update, user, f"status:{view['id']}")
+        recorded, failures = await status.publish(deps, incident, update, body["user"]["id"], f"status:{view['id']}")
         if recorded is not None and failures:
-            await tell(client, body, f"The status update for {incident.name} is recorded, but posting it partly "
-                       f"failed ({'; '.join(failures)}).", response_url=meta.response_url)
+            await tell(client, body, replies.status_partly(incident.name, failures), response_url=meta.response_url)
 
     @app.action(Action.RCA_REVIEWED)
     @guarded
     async def on_reviewed(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref = IncidentMeta.model_validate_json(body["actions"][0]["value"])
-        user = body["user"]["id"]
-        incident = await rca.mark_reviewed(deps, client, ref.i, user)
-        message = body.get("message") or {}
-        if message.get("ts"):
-            await client.chat_update(channel=body["channel"]["id"], ts=message["ts"], text=message.get("text", ""),
-                                     blocks=blocks.rca_button_done(message.get("blocks", []), user,
-                                                                   incident.rca_reviewed_at))
+        await rca.mark_reviewed(deps, ref.i, body["user"]["id"])

@@ -8,13 +8,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks
+from bot import parts, replies
 from bot.deps import Deps
-from bot.errors import NotAnIncidentChannel
+from bot.errors import BadInput, NotAnIncidentChannel
 from bot.handlers import guarded
 from bot.ids import Action, Callback, EscalationRef
 from bot.incident import Event
 from bot.replies import tell
+from bot.sync import sync
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -34,20 +35,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
                       data={"text": message.get("text", ""), "author": message.get("user", ""),
                             "ts": message["ts"], "permalink": link["permalink"]})
         await deps.store.add_event(incident_id, event)
-        await tell(client, body, "Added to the timeline.")
+        await tell(client, body, replies.ADDED_TO_TIMELINE)
 
     @app.action(re.compile(rf"^{Action.ACK_ESCALATION}:"))
     @guarded
     async def on_ack(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref = EscalationRef.model_validate_json(body["actions"][0]["value"])
-        user = body["user"]["id"]
-        if not await deps.store.claim_once("ack", f"{ref.i}:{ref.level}"):
-            await tell(client, body, "This escalation was already acknowledged.")
-            return
-        now = deps.clock()
-        await deps.store.add_event(ref.i, Event(type="escalation_acknowledged", actor=user, at=now,
-                                                id=f"ack:{ref.i}:{ref.level}", data={"level": ref.level}))
-        message = body["message"]
-        await client.chat_update(channel=body["channel"]["id"], ts=message["ts"], text=message.get("text", ""),
-                                 blocks=blocks.escalation_acknowledged(message.get("blocks", []), user, now))
+        event = Event(type="escalation_acknowledged", actor=body["user"]["id"], at=deps.clock(),
+                      id=f"ack:{ref.i}:{ref.level}", data={"level": ref.level})
+        outcome, _ = await deps.store.acknowledge(ref.i, ref.level, event)
+        if outcome == "not_sent":
+            raise BadInput(replies.ACK_NOT_SENT)
+        await sync(deps, ref.i, [parts.ping(ref.level)])
+        if outcome == "already":
+            await tell(client, body, replies.ACK_ALREADY)

@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import blocks, render
+from bot import blocks, limits, parts, replies
+from bot.attempts import attempt_all
 from bot.deps import Deps
 from bot.durations import format_duration
 from bot.errors import BadInput
-from bot.incident import RCA_PENDING, Event, Incident
-from bot.mrkdwn import to_plain
+from bot.incident import Event, Incident
 from bot.playbook import Playbook
+from bot.sync import post as post_part
+from bot.sync import sync
 from bot.timefmt import utc, utc_clock, utc_date
+from bot.timeline_view import Style, describe, plain
 
 log = logging.getLogger(__name__)
 
-_MENTIONED = re.compile(r"<@([UW][A-Z0-9_]+)>")
 # users.info calls per RCA at most; anyone beyond is shown by id.
 MAX_LOOKUPS = 50
 DAY_MS = 86_400_000
@@ -42,6 +43,7 @@ def timeline_entries(incident: Incident, book: Playbook | None, events: Iterable
     for ev in events:
         if ev.type == "channel_created" and ev.data.get("name"):
             names.setdefault(str(ev.data.get("channel", "")), str(ev.data["name"]))
+    style = plain(names)
     out = []
     for ev in events:
         who = ev.actor if ev.actor.startswith(("U", "W")) else "bot"
@@ -51,7 +53,7 @@ def timeline_entries(incident: Incident, book: Playbook | None, events: Iterable
             "time": utc_clock(ev.at),
             "who": "@" + people.get(who, who) if who != "bot" else "the bot",
             "type": ev.type,
-            "text": " ".join(to_plain(blocks.describe(ev, book), names).split()),
+            "text": " ".join(describe(ev, book, style).split()),
         })
     return out
 
@@ -97,12 +99,16 @@ def render_markdown(deps: Deps, incident: Incident, events: list[Event], people:
 
 def people_in(incident: Incident, book: Playbook | None, events: list[Event]) -> set[str]:
     """User ids the RCA will name."""
-    ids = {incident.declared_by, incident.commander, incident.resolved_by} - {""}
+    ids = {incident.declared_by, incident.commander, incident.resolved_by}
+
+    def seen(uid: str) -> str:
+        ids.add(uid)
+        return uid
+
+    collect = Style(user=seen, channel=str, link=lambda url, label: label, typed=str)
     for ev in events:
-        if ev.actor.startswith(("U", "W")):
-            ids.add(ev.actor)
-        ids.update(_MENTIONED.findall(blocks.describe(ev, book)))
-    return ids
+        describe(ev, book, collect)
+    return {uid for uid in ids if uid.startswith(("U", "W"))}
 
 
 async def lookup_people(client: AsyncWebClient, ids: Iterable[str]) -> dict[str, str]:
@@ -121,44 +127,34 @@ async def lookup_people(client: AsyncWebClient, ids: Iterable[str]) -> dict[str,
     return dict(found)
 
 
-async def post(deps: Deps, client: AsyncWebClient, incident: Incident) -> None:
+async def post(deps: Deps, incident: Incident) -> None:
     """Render the RCA from the whole timeline and post it in the incident channel with its summary."""
     book = deps.book(incident.playbook)
     events = [ev async for ev in deps.store.iter_timeline(incident.id)]
-    people = await lookup_people(client, people_in(incident, book, events))
+    people = await lookup_people(deps.client, people_in(incident, book, events))
     content = render_markdown(deps, incident, events, people, now_ms=deps.clock())
-    resp = await client.files_upload_v2(
+    resp = await deps.client.files_upload_v2(
         channel=incident.channel_id, content=content, filename=filename(incident),
-        title=f"RCA draft · {incident.name} · {incident.title}"[:250],
+        title=f"RCA draft · {incident.name} · {incident.title}"[:limits.FILE_TITLE],
         initial_comment=blocks.rca_comment(incident),
     )
     file_id = str((resp.get("file") or {}).get("id") or "")
-    await deps.store.add_event(incident.id, Event(type="rca_posted", actor="bot", at=deps.clock(),
-                                                  id=f"rca_posted:{incident.id}",
-                                                  data={"file": file_id, "filename": filename(incident)}))
-    text, review = blocks.rca_review_message(incident)
-    await client.chat_postMessage(channel=incident.channel_id, text=text, blocks=review)
+    recorded = await deps.store.add_event(incident.id, Event(
+        type="rca_posted", actor="bot", at=deps.clock(), id=f"rca_posted:{incident.id}",
+        data={"file": file_id, "filename": filename(incident)}))
+    await post_part(deps, recorded, parts.RCA_REVIEW, incident.channel_id)
 
 
-async def mark_reviewed(deps: Deps, client: AsyncWebClient, incident_id: str, user: str) -> Incident:
+async def mark_reviewed(deps: Deps, incident_id: str, user: str) -> Incident:
     """Record the review once; the reminder is dropped. BadInput says why when it can't be marked."""
-    now = deps.clock()
-    event = Event(type="rca_reviewed", actor=user, at=now, id=f"rca_reviewed:{incident_id}")
+    event = Event(type="rca_reviewed", actor=user, at=deps.clock(), id=f"rca_reviewed:{incident_id}")
     outcome, incident, by = await deps.store.mark_rca_reviewed(incident_id, event)
     if outcome == "already":
-        raise BadInput(f"The RCA was already marked reviewed{f' by <@{by}>' if by else ''}.")
+        raise BadInput(replies.rca_already_reviewed(by))
     if incident is None:
-        raise BadInput("There is no RCA to review yet: it is posted when the incident is resolved.")
-    book = deps.book(incident.playbook)
-    jobs: list[Any] = [client.chat_postMessage(channel=incident.channel_id,
-                                               text=blocks.rca_reviewed_message(incident))]
-    if book is not None:
-        jobs.append(render.refresh(client, deps.store, book, incident.id, "card"))
-    for result in await asyncio.gather(*jobs, return_exceptions=True):
-        if isinstance(result, BaseException):
-            log.warning("incident %s: after marking the RCA reviewed: %r", incident_id, result)
+        raise BadInput(replies.NO_RCA_YET)
+    await attempt_all(incident_id, {
+        "announce the review": deps.client.chat_postMessage(channel=incident.channel_id,
+                                                            text=blocks.rca_reviewed_message(incident)),
+        "show the review": sync(deps, incident_id, [parts.CARD, parts.RCA_REVIEW, parts.RCA_REMINDER])})
     return incident
-
-
-def is_pending(incident: Incident) -> bool:
-    return incident.rca_status == RCA_PENDING

@@ -6,16 +6,13 @@ authenticated with `Authorization: OAuth <key>`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
 from bot.errors import BotError
 from bot.incident import Incident
 from bot.settings import Settings
-
-if TYPE_CHECKING:
-    from bot.status import Update
 
 # Statuspage's incident states for our three kinds of update.
 STATES = {"initial": "investigating", "progress": "identified", "resolved": "resolved"}
@@ -32,23 +29,23 @@ def split_update(plain: str) -> tuple[str, str]:
     return first.strip()[:255], rest.strip() or first.strip()
 
 
-async def publish(settings: Settings, incident: Incident, update: Update) -> str | None:
+async def publish(settings: Settings, incident: Incident, kind: str, plain: str) -> str | None:
     """Create or update the page incident; its id, or None when there is nothing to do.
 
     A resolved update for an incident the page never showed is not published: announcing an incident
     only once it is over would surprise the page's readers.
     """
     assert settings.statuspage_api_key is not None and settings.statuspage_page_id
-    name, body = split_update(update.plain)
+    name, body = split_update(plain)
     base = f"{settings.statuspage_api_url}/v1/pages/{settings.statuspage_page_id}/incidents"
     if incident.statuspage_id:
         method, url = "PATCH", f"{base}/{incident.statuspage_id}"
-        payload: dict[str, Any] = {"incident": {"status": STATES[update.kind], "body": body}}
-    elif update.kind == "resolved":
+        payload: dict[str, Any] = {"incident": {"status": STATES[kind], "body": body}}
+    elif kind == "resolved":
         return None
     else:
         method, url = "POST", base
-        payload = {"incident": {"name": name, "status": STATES[update.kind], "body": body}}
+        payload = {"incident": {"name": name, "status": STATES[kind], "body": body}}
     headers = {"Authorization": f"OAuth {settings.statuspage_api_key.get_secret_value()}"}
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as session:

@@ -3,21 +3,19 @@ channel and (optionally) Atlassian Statuspage."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
-
-from bot import blocks, statuspage
+from bot import blocks
+from bot.attempts import attempt_all
 from bot.deps import Deps
 from bot.durations import format_duration
 from bot.incident import Event, Incident
 from bot.mrkdwn import escape, unescape
 from bot.timefmt import utc
+from bot.workflows import statuspage
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +73,7 @@ def typed(kind: str, text: str) -> Update:
     return Update(kind=kind, text=escape(plain), plain=plain)
 
 
-async def publish(deps: Deps, client: AsyncWebClient, incident: Incident, update: Update, user: str,
+async def publish(deps: Deps, incident: Incident, update: Update, user: str,
                   event_id: str) -> tuple[Incident | None, list[str]]:
     """Record the update, then post it everywhere it goes: (incident after, what failed).
 
@@ -87,42 +85,27 @@ async def publish(deps: Deps, client: AsyncWebClient, incident: Incident, update
     if recorded is None:
         return None, []
     settings = deps.settings
-    failures: list[str] = []
+    posted_in = ""
 
-    async def to_status_channel() -> str:
-        if not settings.status_channel:
-            return ""
-        text, status_blocks = blocks.status_update_post(recorded, update.kind, update.text)
-        resp = await client.chat_postMessage(channel=settings.status_channel, text=text,
-                                           blocks=status_blocks or None)
-        return str(resp.get("channel") or "")
+    async def to_status_channel() -> None:
+        nonlocal posted_in
+        if settings.status_channel:
+            text, status_blocks = blocks.status_update_post(recorded, update.kind, update.text)
+            resp = await deps.client.chat_postMessage(channel=settings.status_channel, text=text,
+                                                      blocks=status_blocks or None)
+            posted_in = str(resp.get("channel") or "")
 
     async def to_statuspage() -> None:
-        if not settings.statuspage_enabled:
-            return
-        page_id = await statuspage.publish(settings, recorded, update)
-        if page_id and page_id != recorded.statuspage_id:
-            await deps.store.set_fields(recorded.id, {"statuspage_id": page_id})
+        if settings.statuspage_enabled:
+            page_id = await statuspage.publish(settings, recorded, update.kind, update.plain)
+            if page_id and page_id != recorded.statuspage_id:
+                await deps.store.set_fields(recorded.id, {"statuspage_id": page_id})
 
-    posted, page = await asyncio.gather(to_status_channel(), to_statuspage(), return_exceptions=True)
-    status_channel = posted if isinstance(posted, str) else ""
-    for what, result in (("status channel", posted), ("Statuspage", page)):
-        if isinstance(result, BaseException):
-            failures.append(f"{what}: {_reason(result)}")
-            log.warning("incident %s: status update to %s failed: %r", incident.id, what, result)
-    if update.kind != RESOLVED:  # the resolved update is echoed by resolve's own message
-        try:
-            text, echo = blocks.status_update_echo(recorded, update.kind, update.text, user,
-                                                    status_channel)
-            await client.chat_postMessage(channel=recorded.channel_id, text=text, blocks=echo or None)
-        except SlackApiError as e:
-            failures.append(f"incident channel: {_reason(e)}")
-    return recorded, failures
+    async def to_incident_channel() -> None:
+        if update.kind != RESOLVED:  # the resolved update is echoed by resolve's own message
+            text, echo = blocks.status_update_echo(recorded, update.kind, update.text, user, posted_in)
+            await deps.client.chat_postMessage(channel=recorded.channel_id, text=text, blocks=echo or None)
 
-
-def _reason(error: BaseException) -> str:
-    if isinstance(error, SlackApiError):
-        return str(error.response.get("error"))
-    if isinstance(error, statuspage.StatuspageError):
-        return error.user_message
-    return type(error).__name__
+    failed = await attempt_all(incident.id, {"status channel": to_status_channel(), "Statuspage": to_statuspage()})
+    failed |= await attempt_all(incident.id, {"incident channel": to_incident_channel()})
+    return recorded, [f"{what}: {why}" for what, why in failed.items()]

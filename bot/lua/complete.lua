@@ -1,0 +1,35 @@
+-- Close the current phase: open steps become skipped; the next phase starts unless this is the last,
+-- in which case the incident resolves with the given cause and resolution and nothing scheduled for
+-- it may fire any more.
+local inc, steps, stream, seen, open, due = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local phase, nsteps, last, actor, now = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local event_id, data, cause, resolution = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+if redis.call('EXISTS', inc) == 0 then return {'gone'} end
+local status, current, id = unpack(redis.call('HMGET', inc, 'status', 'phase', 'id'))
+if status ~= 'open' then return {'closed'} end
+if current ~= phase then return {'stale_phase'} end
+local skipped = {}
+for i = 0, nsteps - 1 do
+  local field = phase .. ':' .. i
+  if redis.call('HEXISTS', steps, field) == 0 then
+    redis.call('HSET', steps, field, cjson.encode({state = 'skipped', by = actor, at = tonumber(now)}))
+    table.insert(skipped, i)
+  end
+end
+if #skipped > 0 then
+  add_event(stream, seen, event_id .. ':skip', 'steps_skipped', actor, now,
+    cjson.encode({phase = tonumber(phase), steps = skipped}))
+end
+add_event(stream, seen, event_id, 'phase_completed', actor, now, data)
+redis.call('HSET', inc, 'phase', tonumber(phase) + 1)
+if last == '1' then
+  redis.call('HSET', inc, 'status', 'resolved', 'resolved_at', now, 'resolved_by', actor,
+    'cause', cause, 'resolution', resolution)
+  redis.call('SREM', open, id)
+  for i = 10, #ARGV do redis.call('ZREM', due, ARGV[i]) end
+  add_event(stream, seen, event_id .. ':resolved', 'resolved', actor, now,
+    cjson.encode({cause = cause, resolution = resolution}))
+end
+bump(inc)
+local snap = snapshot(inc, steps)
+return {'ok', snap[1], snap[2]}

@@ -1,0 +1,91 @@
+"""Modals: the forms people fill in, and a step's details. Built from playbooks and state, like messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from bot import limits
+from bot.ids import Callback, DeclareMeta, IncidentMeta, StatusMeta
+from bot.incident import Incident
+from bot.kit import Block, chunks, markdown_to_mrkdwn, section, text_obj
+from bot.mrkdwn import escape
+from bot.playbook import SEVERITIES, Phase, Playbook
+
+
+def step_details_modal(book: Playbook, phase_index: int, step_index: int) -> dict[str, Any]:
+    phase: Phase = book.phases[phase_index]
+    step = phase.steps[step_index]
+    blocks: list[Block] = [section(f"*{phase.title} · step {step_index + 1}*\n{escape(step.text)}"),
+                           {"type": "divider"}]
+    blocks += [section(part) for part in chunks(markdown_to_mrkdwn(step.detail))]
+    return {"type": "modal", "callback_id": Callback.DETAILS, "title": text_obj("Step details", plain=True),
+            "close": text_obj("Close", plain=True), "blocks": blocks[:limits.VIEW_BLOCKS]}
+
+
+def field(block_id: str, label: str, *, initial: str = "", multiline: bool = False, optional: bool = False,
+           max_length: int = limits.INPUT_TEXT, placeholder: str = "", hint: str = "") -> Block:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "multiline": multiline,
+                               "max_length": max_length}
+    if initial:
+        element["initial_value"] = initial[:max_length]
+    if placeholder:
+        element["placeholder"] = text_obj(placeholder, plain=True)
+    block = {"type": "input", "block_id": block_id, "label": text_obj(label, plain=True), "element": element,
+             "optional": optional}
+    if hint:
+        block["hint"] = text_obj(hint, plain=True)
+    return block
+
+
+def form(callback: str, title: str, submit: str, meta: BaseModel, form: list[Block]) -> dict[str, Any]:
+    """A modal that collects input; `meta` travels in private_metadata to the submit handler."""
+    return {"type": "modal", "callback_id": callback, "title": text_obj(title, plain=True),
+            "submit": text_obj(submit, plain=True), "close": text_obj("Cancel", plain=True),
+            "private_metadata": meta.model_dump_json(), "blocks": form}
+
+
+def declare_modal(book: Playbook, title: str, meta: DeclareMeta) -> dict[str, Any]:
+    sev_options = [{"text": text_obj(s, plain=True), "value": s} for s in SEVERITIES]
+    severity = {
+        "type": "input", "block_id": "severity", "label": text_obj("Severity", plain=True),
+        "element": {"type": "static_select", "action_id": "value", "options": sev_options,
+                    "initial_option": next(o for o in sev_options if o["value"] == book.meta.severity)},
+    }
+    return form(Callback.DECLARE, "Declare incident", "Declare", meta, [
+        section(f"*Playbook:* {escape(book.meta.title)}" + (f"\n{escape(book.meta.summary)}"
+                                                              if book.meta.summary else "")),
+        field("title", "Title", initial=title, max_length=120,
+               placeholder="e.g. Checkout API p99 latency above 2 s"),
+        severity,
+        field("service", "Affected service", optional=True, max_length=100),
+        field("description", "Description", multiline=True, optional=True, max_length=2000,
+               placeholder="What is happening, since when, who is affected"),
+    ])
+
+
+def resolve_modal(incident: Incident, meta: IncidentMeta) -> dict[str, Any]:
+    return form(Callback.RESOLVE, "Resolve incident", "Resolve", meta, [
+        section(f"Resolving *{incident.name}* · {escape(incident.title)}. Steps still open in the "
+                 "current phase are recorded as skipped."),
+        field("cause", "Cause", multiline=True, max_length=2000,
+               placeholder="What caused the degradation"),
+        field("resolution", "Resolution", multiline=True, max_length=2000,
+               placeholder="What fixed it"),
+    ])
+
+
+def status_modal(incident: Incident, kind: str, proposed: str, meta: StatusMeta,
+                 status_channel: str | None) -> dict[str, Any]:
+    where = f"*{escape(status_channel)}* and this channel" if status_channel else \
+        "this channel (STATUS_CHANNEL is not set)"
+    return form(Callback.STATUS, "Status update", "Post update", meta, [
+        section(f"The *{kind}* update for *{incident.name}* · {escape(incident.title)}, to {where}."),
+        field("eta", "ETA for normal performance", optional=True, max_length=100,
+               placeholder="e.g. 30 minutes, 14:00 UTC"),
+        field("text", "Update", initial=proposed, multiline=True, max_length=3000,
+               hint="Left as proposed, it is filled in again with the ETA and the time of posting. "
+                    "Edited, it is posted exactly as written."),
+    ])
+

@@ -1,0 +1,34 @@
+"""The phased checklist: checking a step off (or undoing it) and completing a phase."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot import parts, replies
+from bot.deps import Deps
+from bot.errors import BadInput
+from bot.incident import Event
+from bot.playbook import Playbook
+from bot.sync import post, sync
+
+
+async def check_step(deps: Deps, book: Playbook, incident_id: str, phase: int, step: int, done: bool,
+                     user: str) -> None:
+    """Mark a step of the current phase done (or not done any more)."""
+    event = Event(type="step_done" if done else "step_undone", actor=user, at=deps.clock(),
+                  data={"phase": phase, "step": step, "text": book.phases[phase].steps[step].text})
+    outcome = await deps.store.step(incident_id, phase, step, done, event)
+    if outcome == "stale_phase":
+        raise BadInput(replies.PHASE_CLOSED)
+    # "same" too: the message may still show an older state (another replica's failed render).
+    await sync(deps, incident_id, [parts.phase(phase)])
+
+
+async def complete_phase(deps: Deps, book: Playbook, incident_id: str, phase: int, user: str) -> None:
+    """Close a phase that is not the last: open steps are skipped and the next checklist posted."""
+    event = Event(type="phase_completed", actor=user, at=deps.clock(), data={"phase": phase})
+    incident = await deps.store.complete_phase(incident_id, phase, len(book.phases[phase].steps), event)
+    if incident is None:
+        raise BadInput(replies.already_completed(book.phases[phase].title))
+    await asyncio.gather(post(deps, incident, parts.phase(phase + 1), incident.channel_id),
+                         sync(deps, incident_id, {parts.phase(phase)} | parts.HEADLINE))

@@ -1,0 +1,148 @@
+"""Declaring: store the new incident, then create and fill its channel."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
+
+from bot import parts, replies
+from bot.attempts import attempt_all, reason
+from bot.channels import channel_name
+from bot.deps import Deps
+from bot.errors import BotError
+from bot.incident import Event, Incident, Status
+from bot.playbook import Playbook
+from bot.schedule import plan_for_incident
+from bot.sync import post, sync
+
+log = logging.getLogger(__name__)
+
+MAX_NAME_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Form:
+    """What the declare modal gives, already checked."""
+
+    title: str
+    severity: str
+    service: str = ""
+    description: str = ""
+
+
+@dataclass
+class SetUp:
+    incident: Incident
+    channel_id: str = ""  # empty when Slack refused to create the channel
+    error: str = ""  # why, then
+    failed: dict[str, str] = field(default_factory=dict)  # set-up stages that failed, with the reason
+
+
+async def create(deps: Deps, book: Playbook, form: Form, user: str, request_token: str) -> tuple[bool, str]:
+    """Store the incident; (created, id). The same request (a modal submitted twice) creates one."""
+    now = deps.clock()
+    incident_id = await deps.store.next_incident_id()
+    fields = {"id": incident_id, "playbook": book.key, "title": form.title, "severity": form.severity,
+              "service": form.service, "description": form.description, "status": Status.OPEN, "phase": "0",
+              "commander": user, "declared_by": user, "declared_at": str(now)}
+    event = Event(type="declared", actor=user, at=now,
+                  data={"title": form.title, "severity": form.severity, "playbook": book.key})
+    return await deps.store.create_incident(incident_id, request_token, fields, event)
+
+
+async def _create_channel(deps: Deps, incident: Incident) -> tuple[str, str]:
+    for attempt in range(MAX_NAME_ATTEMPTS):
+        name = channel_name(incident.playbook, incident.title, incident.declared_at, attempt)
+        try:
+            resp = await deps.client.conversations_create(name=name, is_private=False)
+            return str(resp["channel"]["id"]), name
+        except SlackApiError as e:
+            if e.response.get("error") != "name_taken":
+                raise
+    raise RuntimeError("every candidate channel name was taken")
+
+
+async def _invite_targets(deps: Deps, incident: Incident, book: Playbook) -> tuple[list[str], list[str]]:
+    """User ids to invite (declarer + responders), and what could not be resolved (roles, groups)."""
+    users = [incident.declared_by]
+    problems: list[str] = []
+    for role in book.meta.responders:
+        target = deps.settings.roster.get(role)
+        if target is None:
+            problems.append(replies.no_roster_entry(role))
+        elif target.startswith("S"):
+            try:
+                resp = await deps.client.usergroups_users_list(usergroup=target)
+            except SlackApiError as e:  # one group failing must not keep everyone else out
+                problems.append(replies.group_unresolved(role, reason(e)))
+                continue
+            members: list[str] = resp.get("users", [])
+            users += [str(u) for u in members]
+        else:
+            users.append(target)
+    return list(dict.fromkeys(users)), problems
+
+
+async def _invite(deps: Deps, channel: str, users: list[str]) -> list[str]:
+    """Invite everyone we can; says who could not be invited, and why."""
+    try:
+        await deps.client.conversations_invite(channel=channel, users=",".join(users))
+        return []
+    except SlackApiError as e:
+        if e.response.get("error") == "already_in_channel":
+            return []
+    failed = []
+    for uid in users:  # one bad id must not keep everyone else out
+        try:
+            await deps.client.conversations_invite(channel=channel, users=uid)
+        except SlackApiError as e:
+            if e.response.get("error") not in ("already_in_channel", "cant_invite_self"):
+                failed.append(replies.not_invited(uid, reason(e)))
+    return failed
+
+
+async def set_up(deps: Deps, incident_id: str, book: Playbook) -> SetUp:
+    """Create and fill the incident channel. Every failure is kept on the timeline and returned."""
+    store = deps.store
+    incident = await store.get(incident_id)
+    try:
+        channel_id, name = await _create_channel(deps, incident)
+    except (SlackApiError, RuntimeError) as e:
+        why = reason(e) if isinstance(e, SlackApiError) else str(e)
+        await store.abandon(incident_id, Event(type="declare_failed", actor="bot", at=deps.clock(),
+                                               data={"stage": "create channel", "error": why}))
+        return SetUp(incident, error=why)
+    await store.link_channel(incident_id, channel_id, name)
+    await store.add_event(incident_id, Event(type="channel_created", actor="bot", at=deps.clock(),
+                                             data={"channel": channel_id, "name": name}))
+    await store.schedule(plan_for_incident(incident, book))
+    incident = await store.get(incident_id)
+
+    async def invite() -> None:
+        users, problems = await _invite_targets(deps, incident, book)
+        problems += await _invite(deps, channel_id, users)
+        if problems:
+            await deps.client.chat_postMessage(channel=channel_id, text=replies.responder_problems(problems))
+
+    async def card() -> None:
+        ts = await post(deps, incident, parts.CARD, channel_id)
+        await deps.client.pins_add(channel=channel_id, timestamp=ts)
+
+    async def announce() -> None:
+        if deps.settings.announce_channel:
+            await post(deps, incident, parts.ANNOUNCEMENT, deps.settings.announce_channel)
+
+    async def topic() -> None:
+        if not await sync(deps, incident_id, [parts.TOPIC]):
+            raise BotError(replies.RETRIED_LATER)
+
+    failed = await attempt_all(incident_id, {
+        "invite responders": invite(), "post and pin the incident card": card(),
+        "post the first phase": post(deps, incident, parts.phase(0), channel_id), "set the topic": topic(),
+        "announce": announce()})
+    for stage, why in failed.items():
+        await store.add_event(incident_id, Event(type="declare_failed", actor="bot", at=deps.clock(),
+                                                 data={"stage": stage, "error": why}))
+    return SetUp(incident, channel_id=channel_id, failed=failed)

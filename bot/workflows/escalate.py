@@ -1,0 +1,96 @@
+"""What a due item posts: an escalation ping, a phase-window reminder or the RCA reminder.
+
+Each is recorded (CONFIRM) just before it is posted, with message metadata naming the item, so a retry
+after a crash can find the earlier post instead of posting twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot import blocks, parts
+from bot.deps import Deps
+from bot.incident import Event, Incident
+from bot.parts import Part
+from bot.playbook import Playbook
+from bot.schedule import Due, DueKind, is_late, lateness_ms
+from bot.store import Claim
+from bot.sync import post, sync
+
+log = logging.getLogger(__name__)
+
+METADATA_TYPE = "incident_escalation"
+
+
+@dataclass(frozen=True)
+class Notice:
+    event: Event
+    part: Part | None  # a message kept up to date, or None for plain text posted once
+    text: str = ""
+    need_phase: int | None = None
+    set_severity: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)  # stored with the event, to draw the message later
+
+
+def notice_for(deps: Deps, due: Due, claim: Claim, incident: Incident, book: Playbook | None) -> Notice | None:
+    """What to post for `due`, or None when there is nothing to post (playbook changed, no channel)."""
+    event_id = f"esc:{claim.member}"
+    if not incident.channel_id:
+        return None
+    if due.kind == DueKind.RCA:
+        return Notice(Event(type="rca_overdue", actor="bot", at=claim.now_ms, id=event_id,
+                            data={"commander": incident.commander}), parts.RCA_REMINDER)
+    if book is None:
+        return None
+    if due.kind == DueKind.PHASE:
+        if due.index >= len(book.phases):
+            return None
+        return Notice(Event(type="phase_overdue", actor="bot", at=claim.now_ms, id=event_id,
+                            data={"phase": due.index}), None, text=blocks.phase_overdue(incident, book, due.index),
+                      need_phase=due.index)
+    if due.index >= len(book.meta.escalation):
+        return None
+    level = book.meta.escalation[due.index]
+    late_after_ms = int(deps.settings.late_after_seconds * 1000)
+    late_ms = lateness_ms(claim.due_ms, claim.now_ms) if is_late(claim.due_ms, claim.now_ms, late_after_ms) else 0
+    event = Event(type="escalated", actor="bot", at=claim.now_ms, id=event_id,
+                  data={"level": due.index, "message": level.message, "notify": level.notify,
+                        "late": bool(late_ms), "late_ms": late_ms})
+    return Notice(event, parts.ping(due.index), set_severity=level.set_severity,
+                  fields={f"ping_at:{due.index}": str(claim.now_ms), f"ping_late:{due.index}": str(late_ms)})
+
+
+async def send(deps: Deps, due: Due, claim: Claim) -> None:
+    store = deps.store
+    incident = await store.get(due.incident_id)
+    notice = notice_for(deps, due, claim, incident, deps.book(incident.playbook))
+    if notice is None or (claim.attempt > 1 and await _already_posted(deps, incident.channel_id, claim)):
+        await store.finish(due)
+        return
+    confirmed = await store.confirm(due, claim, notice.event, need_phase=notice.need_phase,
+                                    set_severity=notice.set_severity, fields=notice.fields)
+    if confirmed is None:
+        return
+    metadata: dict[str, Any] = {"event_type": METADATA_TYPE, "event_payload": {"id": claim.member}}
+    if notice.part is not None:
+        await post(deps, confirmed, notice.part, confirmed.channel_id, metadata)
+    else:
+        await deps.client.chat_postMessage(channel=confirmed.channel_id, text=notice.text, metadata=metadata)
+    await store.finish(due)
+    if confirmed.severity != incident.severity:
+        await sync(deps, incident.id, parts.HEADLINE)
+
+
+async def _already_posted(deps: Deps, channel: str, claim: Claim) -> bool:
+    # A minute of margin: Slack's clock and Redis's need not agree to the millisecond.
+    oldest = f"{(claim.due_ms - 60_000) / 1000:.6f}"
+    resp = await deps.client.conversations_history(channel=channel, oldest=oldest, include_all_metadata=True,
+                                                   limit=200)
+    messages: list[dict[str, Any]] = resp.get("messages", [])
+    for message in messages:
+        meta = message.get("metadata") or {}
+        if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("id") == claim.member:
+            return True
+    return False
