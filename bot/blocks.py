@@ -139,7 +139,7 @@ def phase_message(incident: Incident, book: Playbook, phase_index: int) -> tuple
             "options": [
                 {"text": text_obj(truncate(f"{i + 1}. {s.text}", limits.BUTTON_TEXT), plain=True),
                  "value": StepRef(i=incident.id, b=incident.playbook, p=phase_index, s=i).model_dump_json()}
-                for i, s in with_detail
+                for i, s in with_detail[:limits.OPTIONS]
             ],
         })
     if elements:

@@ -6,7 +6,7 @@ import re
 import secrets
 from datetime import UTC, datetime
 
-MAX_NAME = 80
+from bot import limits
 
 
 def slugify(text: str) -> str:
@@ -19,6 +19,6 @@ def channel_name(playbook_key: str, title: str, declared_at_ms: int, attempt: in
     day = datetime.fromtimestamp(declared_at_ms / 1000, UTC).strftime("%Y%m%d")
     suffix = "" if attempt == 0 else f"-{attempt + 1}" if attempt < 5 else f"-{secrets.token_hex(3)}"
     base = f"inc-{day}-{playbook_key}-"
-    room = MAX_NAME - len(base) - len(suffix)
+    room = limits.CHANNEL_NAME - len(base) - len(suffix)
     slug = slugify(title)[:room].rstrip("-") or "incident"
     return f"{base}{slug}{suffix}"

@@ -16,6 +16,6 @@ CHANNEL_NAME = 80  # characters in a channel name
 # Past roughly this much text in its blocks Slack refuses a message (msg_blocks_too_long); send text only.
 BLOCKS_TEXT_BUDGET = 11_000
 # Sections of one long text we put in a message, leaving room for a header and context blocks.
-TEXT_SECTIONS = 45
+TEXT_SECTIONS = MESSAGE_BLOCKS - 5
 INPUT_TEXT = 3000  # characters a plain_text_input may take
 FILE_TITLE = 250  # characters in an uploaded file's title

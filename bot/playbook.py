@@ -16,7 +16,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.durations import parse_duration
+from bot.durations import parse_duration, window_end_seconds
 from bot.errors import ConfigError
 
 PHASES = ("assess", "diagnose", "mitigate", "resolve")
@@ -118,26 +118,7 @@ class Playbook(BaseModel):
 
 
 _PHASE_HEADING = re.compile(r"^(assess|diagnose|mitigate|resolve)\b[\s:—–-]*(.*)$", re.IGNORECASE)
-_WINDOW_END = re.compile(
-    r"(\d+(?:\.\d+)?)\s*(min|minutes?|m|s|secs?|seconds?|h|hours?|hrs?|d|days?|w|weeks?)\b", re.IGNORECASE
-)
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _CHECKBOX = re.compile(r"^\[( |x|X)\]\s+")
-
-
-def window_end_seconds(window: str) -> int | None:
-    """When a target window such as "0–60 min" or "1–3 h" ends, in seconds after declaration.
-
-    The last number with a unit wins ("45 min–2 h" ends at 2 h); an open end ("4 h+") has none.
-    """
-    if window.rstrip().endswith("+"):
-        return None
-    matches = _WINDOW_END.findall(window)
-    if not matches:
-        return None
-    number, unit = matches[-1]
-    unit_key = "m" if unit.lower().startswith("mi") or unit.lower() == "m" else unit.lower()[0]
-    return int(float(number) * _UNIT_SECONDS[unit_key])
 
 
 def _error(path: Path, line: int, reason: str) -> ConfigError:

@@ -16,11 +16,12 @@ import pytest
 from bot import sample
 from bot.errors import ConfigError
 from bot.incident import Event, Incident
-from bot.mrkdwn import escape, to_plain, unescape
+from bot.mrkdwn import escape, unescape
 from bot.playbook import Playbook, parse_playbook
 from bot.settings import load_settings
 from bot.store import Store, connect
 from bot.templating import TemplateFailed, Templates
+from bot.timeline_view import describe, plain
 from bot.workflows import rca, status
 from tests.test_config import run_cli
 
@@ -110,9 +111,15 @@ def test_rca_template_golden(templates):
 def test_escaping_and_plain_text_round_trip():
     for raw in ("<!channel> & <@U1>", "&lt;", "a &amp; b", "<<>>&&"):
         assert unescape(escape(raw)) == raw
-    mrkdwn = "<@U_ALICE> noted &lt;!here&gt; in <#C1> <https://x.test/p1|view> <!date^1^{date}|2025-01-01>"
-    assert to_plain(mrkdwn, {"U_ALICE": "alice", "C1": "inc-1"}) == \
-        "@alice noted <!here> in #inc-1 view (https://x.test/p1) 2025-01-01"
+    # One timeline line, for Slack (escaped mrkdwn) and for the RCA document (plain, with names).
+    added = Event(type="message_added", actor="U_ALICE", at=0,
+                  data={"text": "<!here> & co", "author": "U_BOB", "permalink": "https://x.test/p1"})
+    assert describe(added, None) == \
+        "<@U_ALICE> added a message by <@U_BOB>: “&lt;!here&gt; &amp; co” <https://x.test/p1|view>"
+    assert describe(added, None, plain({"U_ALICE": "alice"})) == \
+        "@alice added a message by @U_BOB: “<!here> & co” view (https://x.test/p1)"
+    created = Event(type="channel_created", actor="bot", at=0, data={"channel": "C1"})
+    assert describe(created, None, plain({"C1": "inc-1"})) == "Incident channel #inc-1 created"
 
 
 def injected_incident() -> Incident:
