@@ -453,9 +453,10 @@ class ResponseCall:
 
 @dataclass
 class _Fault:
-    kind: Literal["error", "ratelimit"]
+    kind: Literal["error", "ratelimit", "status"]
     error: str = ""
     retry_after: int = 1
+    status: int = 200
 
 
 class _SlackError(Exception):
@@ -647,6 +648,11 @@ class FakeSlack:
     def fail(self, method: str, error: str, *, times: int = 1) -> None:
         self._faults.setdefault(method, deque()).extend(_Fault("error", error) for _ in range(times))
 
+    def fail_status(self, method: str, status: int = 500, *, times: int = 1) -> None:
+        """Answer the next `times` calls with an HTTP error status, as Slack does when it is in trouble."""
+        self._faults.setdefault(method, deque()).extend(
+            _Fault("status", "internal_error", status=status) for _ in range(times))
+
     def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
         self._faults.setdefault(method, deque()).extend(
             _Fault("ratelimit", "ratelimited", retry_after) for _ in range(times))
@@ -753,6 +759,8 @@ class FakeSlack:
             fault = faults.popleft()
             if fault.kind == "ratelimit":
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(fault.retry_after)}
+            if fault.kind == "status":
+                return fault.status, {"ok": False, "error": fault.error}, {}
             return 200, {"ok": False, "error": fault.error}, {}
         if parse_error is not None:
             return 200, {"ok": False, "error": "invalid_json", "detail": parse_error}, {}

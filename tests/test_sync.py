@@ -1,0 +1,94 @@
+"""Slack as a projection of the stored incident: a failed update is repaired by the next change or by
+the sweep, an unchanged part costs no Slack call, and a part Slack will never take is given up."""
+
+from __future__ import annotations
+
+from bot import keys
+from bot.render import all_parts
+from bot.sync import sync
+from tests.conftest import eventually
+from tests.flows import all_text, declare, phase_message
+
+ALICE = "U_ALICE"
+
+
+def step_action(phase: int, step: int) -> str:
+    return f"step:{phase}:{step}"
+
+
+async def dirty(bot, incident_id: str, part: str) -> bool:
+    return await bot.deps.store.redis.zscore(keys.dirty(), f"{incident_id}|{part}") is not None
+
+
+async def not_dirty(bot, incident_id: str, part: str) -> bool:
+    return not await dirty(bot, incident_id, part)
+
+
+async def step_stored(bot, incident_id: str, step: int) -> bool:
+    return (await bot.deps.store.get(incident_id)).step(0, step) is not None
+
+
+async def click_with_update_failing(driver, bot, fake_slack, inc, step: int) -> None:
+    """Click Done while Slack answers 500 to every attempt at chat.update (the client retries twice)."""
+    before = len(fake_slack.calls_to("chat.update"))
+    fake_slack.fail_status("chat.update", 500, times=3)
+    status, _ = await driver.click(phase_message(fake_slack, inc.channel, 0), step_action(0, step), user=ALICE,
+                                   url=bot.url)
+    assert status == 200
+    await fake_slack.wait_for("chat.update", before + 3)
+    await eventually(lambda: step_stored(bot, inc.incident_id, step))
+
+
+async def test_failed_update_is_repaired_by_the_next_change(make_bot, driver, fake_slack):
+    bot = await make_bot(run_scheduler=False)  # no sweep: only the next change can repair it
+    inc = await declare(driver, bot, fake_slack, "quick Update fails once")
+    await click_with_update_failing(driver, bot, fake_slack, inc, 0)
+    # Stored, not shown, and marked for repair; the person is not told their change was lost.
+    await eventually(lambda: dirty(bot, inc.incident_id, "phase:0"))
+    assert "✅" not in all_text(phase_message(fake_slack, inc.channel, 0))
+    assert not [b for k, b in fake_slack.response_posts if k.startswith("click-")]
+    await driver.click(phase_message(fake_slack, inc.channel, 0), step_action(0, 1), user=ALICE, url=bot.url)
+    await eventually(lambda: all_text(phase_message(fake_slack, inc.channel, 0)).count("✅") == 2)
+    assert not await dirty(bot, inc.incident_id, "phase:0")
+
+
+async def test_failed_update_is_repaired_by_the_sweep(make_bot, driver, fake_slack):
+    bot = await make_bot()
+    inc = await declare(driver, bot, fake_slack, "quick Update fails then sweep")
+    await click_with_update_failing(driver, bot, fake_slack, inc, 0)
+    # Nobody touches the incident again: the sweep draws the message within seconds.
+    await eventually(lambda: "✅" in all_text(phase_message(fake_slack, inc.channel, 0)), timeout=10)
+    await eventually(lambda: not_dirty(bot, inc.incident_id, "phase:0"))
+
+
+async def test_failed_topic_is_repaired_by_the_sweep(make_bot, driver, fake_slack):
+    bot = await make_bot()
+    inc = await declare(driver, bot, fake_slack, "quick Topic fails")
+    fake_slack.fail_status("conversations.setTopic", 503, times=3)
+    await driver.command("sev P1", user=ALICE, channel=inc.channel, url=bot.url)
+    await eventually(lambda: "*P1*" in all_text(fake_slack.channels[inc.channel].messages[-1]))
+    await eventually(lambda: fake_slack.channels[inc.channel].topic.startswith("P1"), timeout=10)
+
+
+async def test_unchanged_parts_cost_no_slack_call(make_bot, driver, fake_slack):
+    bot = await make_bot(run_scheduler=False)
+    inc = await declare(driver, bot, fake_slack, "quick Nothing to redraw")
+    incident = await bot.deps.store.get(inc.incident_id)
+    counted = ("chat.update", "conversations.setTopic")
+    before = {m: len(fake_slack.calls_to(m)) for m in counted}
+    # Posting a message records what it shows, so a redraw of everything right after changes nothing.
+    assert await sync(bot.deps, inc.incident_id, all_parts(incident, bot.deps.playbooks["quick"]))
+    assert {m: len(fake_slack.calls_to(m)) for m in counted} == before
+    assert await bot.deps.store.redis.zcard(keys.dirty()) == 0
+
+
+async def test_part_slack_will_never_take_is_given_up(make_bot, driver, fake_slack):
+    bot = await make_bot(run_scheduler=False)
+    inc = await declare(driver, bot, fake_slack, "quick Message deleted")
+    before = len(fake_slack.calls_to("chat.update"))
+    fake_slack.fail("chat.update", "message_not_found")
+    await driver.click(phase_message(fake_slack, inc.channel, 0), step_action(0, 0), user=ALICE, url=bot.url)
+    await fake_slack.wait_for("chat.update", before + 1)
+    await eventually(lambda: step_stored(bot, inc.incident_id, 0))
+    await eventually(lambda: not_dirty(bot, inc.incident_id, "phase:0"))
+    assert len(fake_slack.calls_to("chat.update")) == before + 1
