@@ -6,19 +6,28 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 from aiohttp import web
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import handlers, logs
 from bot.app import create_app, create_web_app
 from bot.check import Checked, load_checked, run_check
 from bot.deps import Deps
 from bot.embedded_redis import EmbeddedRedis
-from bot.errors import ConfigError
+from bot.errors import ConfigError, StorageUnavailable
 from bot.settings import Settings, load_settings
 from bot.store import Store, connect
 
 log = logging.getLogger("bot")
+
+# Slack's answers to a token that will never work: stop at start-up instead of failing every request.
+BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
+                       "not_allowed_token_type"})
+HTTP_PORT, SOCKET_MODE_PORT = 3000, 8080
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -26,64 +35,105 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the bot (Socket Mode unless --http)")
     serve.add_argument("--http", action="store_true", help="serve Slack's HTTP requests instead of Socket Mode")
-    serve.add_argument("--port", type=int, default=None, help="HTTP port (default: $PORT or 3000)")
-    sub.add_parser("check", help="validate settings, playbooks and templates; touches no Slack")
+    serve.add_argument("--port", type=int, default=None,
+                       help=f"HTTP port (default: $PORT, else {HTTP_PORT}; {SOCKET_MODE_PORT} in Socket Mode)")
+    sub.add_parser("check", help="validate settings, playbooks and templates; needs no Slack tokens")
     return parser
 
 
+async def _check_redis(store: Store) -> None:
+    try:
+        await store.ping()
+    except StorageUnavailable as e:
+        reason = str(e.__cause__ or e) or type(e.__cause__).__name__
+        raise ConfigError(f"setting REDIS_URL: Redis cannot be used ({reason}); check the host, port, password "
+                          "and whether it wants TLS (rediss://)") from None
+
+
+async def _check_token(client: AsyncWebClient, setting: str, method: str) -> None:
+    """A token Slack refuses stops start-up; Slack being unreachable only warns (it may come back)."""
+    try:
+        await client.api_call(method)
+    except SlackApiError as e:
+        error = str(e.response.get("error"))
+        if error in BAD_TOKEN:
+            raise ConfigError(f"setting {setting}: Slack refused it ({error}); copy the token again from the "
+                              "Slack app's settings (see README, Slack app setup)") from None
+        log.warning("could not check %s with Slack (%s); going on", setting, error)
+    except Exception as e:  # noqa: BLE001 - unreachable Slack must not stop a bot that can wait for it
+        log.warning("could not reach Slack to check %s (%s); going on", setting, type(e).__name__)
+
+
 async def _serve(settings: Settings, checked: Checked, http: bool, port: int) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     embedded = None
     redis_url = settings.redis_url
-    if not redis_url:
-        embedded = EmbeddedRedis(settings.state_dir)
-        await embedded.start()
-        redis_url = embedded.url
-    store = Store(connect(redis_url))
-    deps = Deps(settings=settings, store=store, playbooks=checked.books, templates=checked.templates)
-    bolt = create_app(deps)
-    web_app = create_web_app(deps, bolt)
-    runner = web.AppRunner(web_app)
-    await runner.setup()
     try:
-        if http:
-            site = web.TCPSite(runner, "0.0.0.0", port)
-            await site.start()
-            log.info("serving Slack requests on http://0.0.0.0:%s/slack/events", port)
-            await asyncio.Event().wait()
-        else:
+        if not redis_url:
+            embedded = EmbeddedRedis(settings.state_dir)
+            await embedded.start()
+            redis_url = embedded.url
+        store = Store(connect(redis_url))
+        await _check_redis(store)
+        deps = Deps(settings=settings, store=store, playbooks=checked.books, templates=checked.templates)
+        await _check_token(deps.client, "SLACK_BOT_TOKEN", "auth.test")
+        socket_mode = None
+        if not http:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             assert settings.slack_app_token is not None
-            handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
-            log.info("connecting to Slack in Socket Mode")
-            await handler.start_async()  # type: ignore[no-untyped-call]
+            app_token = settings.slack_app_token.get_secret_value()
+            await _check_token(AsyncWebClient(token=app_token, base_url=settings.slack_api_url),
+                               "SLACK_APP_TOKEN", "apps.connections.open")
+        bolt = create_app(deps)
+        runner = web.AppRunner(create_web_app(deps, bolt, slack_events=http),
+                               shutdown_timeout=settings.shutdown_timeout)
+        await runner.setup()
+        await web.TCPSite(runner, "0.0.0.0", port).start()
+        if http:
+            log.info("serving Slack requests on http://0.0.0.0:%s/slack/events", port)
+        else:
+            socket_mode = AsyncSocketModeHandler(bolt, app_token)
+            await socket_mode.connect_async()  # type: ignore[no-untyped-call]
+            log.info("connected to Slack in Socket Mode; /healthz and /metrics on port %s", port)
+        await stop.wait()
+        log.info("stopping: no new requests; finishing those in flight (up to %ss)", settings.shutdown_timeout)
+        if socket_mode is not None:
+            await socket_mode.close_async()  # type: ignore[no-untyped-call]
+        for site in list(runner.sites):
+            await site.stop()
+        left = await handlers.drain(settings.shutdown_timeout)
+        if left:
+            log.warning("%d request(s) still running after %ss were cut off", left, settings.shutdown_timeout)
+        await runner.cleanup()  # the scheduler hands back what it could not finish; Redis is closed
     finally:
-        await runner.cleanup()
         if embedded:
             embedded.stop()
+    log.info("stopped")
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logs.setup(settings.log_level, settings.log_format)
         if args.command == "check":
             print(run_check(settings))
             return 0
+        settings.require_slack(socket_mode=not args.http)
         # Fail before connecting anywhere if a playbook or template is broken; serve what was checked.
         checked = load_checked(settings)
-        if not args.http and settings.slack_app_token is None:
-            raise ConfigError("setting SLACK_APP_TOKEN: is required for Socket Mode (or run `serve --http`)")
-        port = args.port or int(os.environ.get("PORT", "3000"))
+        default_port = HTTP_PORT if args.http else SOCKET_MODE_PORT
+        port = args.port or int(os.environ.get("PORT", str(default_port)))
         asyncio.run(_serve(settings, checked, args.http, port))
         return 0
     except ConfigError as e:
-        print(f"error: {e.user_message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 0
+        for line in e.user_message.splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot import metrics
 from bot.deps import Deps
 from bot.errors import StorageUnavailable
 from bot.handlers import checklist, commands, declare, resolve, status, timeline
@@ -16,11 +18,13 @@ from bot.scheduler import Scheduler
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+# Slack's payloads are a few kilobytes; anything near this is not from Slack.
+MAX_BODY = 1024 * 1024
 
 
 def create_app(deps: Deps) -> AsyncApp:
     app = AsyncApp(
-        signing_secret=deps.settings.slack_signing_secret.get_secret_value(),
+        signing_secret=deps.settings.signing_secret,
         client=deps.client,
         process_before_response=False,
         # Our own error handling reports failures to the person; Bolt's 'unhandled' log is noise.
@@ -31,13 +35,29 @@ def create_app(deps: Deps) -> AsyncApp:
     return app
 
 
-def create_web_app(deps: Deps, bolt: AsyncApp, *, run_scheduler: bool = True) -> web.Application:
-    """HTTP mode: Bolt's POST /slack/events, GET /healthz, and the scheduler tied to the app's life."""
+def create_web_app(deps: Deps, bolt: AsyncApp, *, run_scheduler: bool = True,
+                   slack_events: bool = True) -> web.Application:
+    """The HTTP server: Bolt's POST /slack/events (HTTP mode), GET /healthz and /metrics, and the
+    scheduler tied to the server's life (in Socket Mode too)."""
 
     async def events(request: web.Request) -> web.Response:
+        started = time.perf_counter()
         bolt_request = await to_bolt_request(request)
         bolt_response = await bolt.async_dispatch(bolt_request)
-        return await to_aiohttp_response(bolt_response)
+        response = await to_aiohttp_response(bolt_response)
+        if isinstance(bolt_request.body, dict) and bolt_request.body.get("type") == "block_actions":
+            metrics.BUTTON_ACK.observe(time.perf_counter() - started)
+        return response
+
+    web_app = service_app(deps)
+    if slack_events:
+        web_app.router.add_post(EVENTS_PATH, events)
+    web_app.cleanup_ctx.append(lifecycle(deps, bolt, run_scheduler))
+    return web_app
+
+
+def service_app(deps: Deps) -> web.Application:
+    """The routes every mode serves: GET /healthz and GET /metrics."""
 
     async def healthz(_: web.Request) -> web.Response:
         try:
@@ -46,10 +66,17 @@ def create_web_app(deps: Deps, bolt: AsyncApp, *, run_scheduler: bool = True) ->
             return web.json_response({"ok": False, "redis": "unreachable"}, status=503)
         return web.json_response({"ok": True, "redis": "ok"})
 
-    web_app = web.Application()
-    web_app.router.add_post(EVENTS_PATH, events)
+    async def metrics_page(_: web.Request) -> web.Response:
+        try:
+            metrics.set_open(await deps.store.open_counts(), list(deps.playbooks))
+        except StorageUnavailable:
+            pass  # the rest of the page is still worth scraping; the gauge keeps its last value
+        return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Options": "nosniff"})
+
+    web_app = web.Application(client_max_size=MAX_BODY)
     web_app.router.add_get("/healthz", healthz)
-    web_app.cleanup_ctx.append(lifecycle(deps, bolt, run_scheduler))
+    web_app.router.add_get("/metrics", metrics_page)
     return web_app
 
 
@@ -60,7 +87,7 @@ def lifecycle(deps: Deps, bolt: AsyncApp, run_scheduler: bool):  # type: ignore[
             scheduler.start()
         yield
         if scheduler:
-            await scheduler.stop()
+            await scheduler.stop(deps.settings.shutdown_timeout)
         await deps.store.close()
 
     return ctx

@@ -22,21 +22,17 @@ class Checked:
 
 
 def load_checked(settings: Settings) -> Checked:
-    """Load and validate playbooks and templates; raises ConfigError (file, line, reason) on the first problem."""
-    books = load_playbooks(settings.playbooks_dir)
-    lines = [f"settings: ok (Slack API {settings.slack_api_url}, "
+    """Load and validate playbooks and templates. Raises ConfigError listing every problem, one per line
+    (file:line: reason), when anything is broken."""
+    problems: list[str] = []
+    books = load_playbooks(settings.playbooks_dir, problems)
+    slack = "set" if settings.slack_bot_token and settings.slack_signing_secret else \
+        "not set (needed to serve, not to check)"
+    lines = [f"settings: ok (Slack API {settings.slack_api_url}, tokens {slack}, "
              f"Redis {'embedded' if not settings.redis_url else 'from REDIS_URL'})"]
     unmapped: dict[str, list[str]] = {}
     for key, book in sorted(books.items()):
-        steps = " · ".join(f"{p.label}: {len(p.steps)} steps" for p in book.phases)
-        lines.append(f"playbook {key} ({book.path}): {book.meta.title}, {book.meta.severity}")
-        lines.append(f"  phases: {steps}")
-        schedule = ", ".join(
-            f"{format_duration(level.after)} → {', '.join(level.notify)}"
-            + (f" (raise to {level.set_severity})" if level.set_severity else "")
-            for level in book.meta.escalation
-        ) or "none"
-        lines.append(f"  escalation: {schedule}")
+        lines += _describe(book)
         for role in sorted(book.roles()):
             if role not in settings.roster:
                 unmapped.setdefault(role, []).append(key)
@@ -45,19 +41,34 @@ def load_checked(settings: Settings) -> Checked:
         lines += [f"  {role}: used by {', '.join(keys)}" for role, keys in sorted(unmapped.items())]
     else:
         lines.append("roster: every role is mapped")
-    if not books:
-        raise ConfigError("no playbooks")
     if (settings.statuspage_api_key is None) != (not settings.statuspage_page_id):
         missing = "STATUSPAGE_PAGE_ID" if settings.statuspage_api_key else "STATUSPAGE_API_KEY"
-        raise ConfigError(f"setting {missing}: is required too when publishing to Statuspage; set both or neither")
-    templates = Templates.load(settings.templates_dir, books)
-    lines.append(f"templates ({settings.templates_dir}), each rendered against a sample incident:")
-    lines += templates.check(sample.context_for)
+        problems.append(f"setting {missing}: is required too when publishing to Statuspage; set both or neither")
+    templates = None
+    try:
+        templates = Templates.load(settings.templates_dir, books)
+        lines.append(f"templates ({settings.templates_dir}), each rendered against a sample incident:")
+        lines += templates.check(sample.context_for)
+    except ConfigError as e:
+        problems.append(e.user_message)
     lines.append("statuspage: " + ("on" if settings.statuspage_enabled else
                                    "off (set STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID to publish there)"))
+    if problems or templates is None:
+        raise ConfigError("\n".join(problems))
     return Checked(books=books, templates=templates, summary="\n".join(lines))
 
 
+def _describe(book: Playbook) -> list[str]:
+    steps = " · ".join(f"{p.label}: {len(p.steps)} steps" for p in book.phases)
+    schedule = ", ".join(
+        f"{format_duration(level.after)} → {', '.join(level.notify)}"
+        + (f" (raise to {level.set_severity})" if level.set_severity else "")
+        for level in book.meta.escalation
+    ) or "none"
+    return [f"playbook {book.key} ({book.path}): {book.meta.title}, {book.meta.severity}",
+            f"  phases: {steps}", f"  escalation: {schedule}"]
+
+
 def run_check(settings: Settings) -> str:
-    """A human summary; raises ConfigError (file, line, reason) on the first problem."""
+    """A human summary; raises ConfigError listing every problem."""
     return load_checked(settings).summary

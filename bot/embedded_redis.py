@@ -7,6 +7,7 @@ import logging
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -29,8 +30,11 @@ def free_port() -> int:
 
 
 class EmbeddedRedis:
-    def __init__(self, state_dir: Path, port: int | None = None) -> None:
-        self.state_dir = state_dir
+    """With no `state_dir`, its data lives in a temporary folder that `stop` removes."""
+
+    def __init__(self, state_dir: Path | None = None, port: int | None = None) -> None:
+        self.temporary = state_dir is None
+        self.state_dir = Path(tempfile.mkdtemp(prefix="ib-redis-")) if state_dir is None else state_dir
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -61,6 +65,14 @@ class EmbeddedRedis:
         raise RuntimeError("embedded redis-server did not start within 5 seconds")
 
     def stop(self) -> None:
+        """Redis flushes its append-only file on SIGTERM before it exits."""
         if self.process and self.process.poll() is None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+        if self.temporary:
+            shutil.rmtree(self.state_dir, ignore_errors=True)

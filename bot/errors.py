@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class BotError(Exception):
     """A failure we can explain to the person who triggered it."""
@@ -46,3 +48,35 @@ class IncidentGone(BotError):
 
 class BadInput(BotError):
     """Something a person typed can't be used; the message says what to type instead."""
+
+
+def plain_reason(err: Any) -> str:
+    """One pydantic validation error in plain words, without pydantic's own phrasing."""
+    kind, ctx = err.get("type", ""), err.get("ctx") or {}
+    words = {
+        "missing": "is required but not set",
+        "string_type": "should be text",
+        "int_parsing": "should be a whole number",
+        "int_type": "should be a whole number",
+        "float_parsing": "should be a number",
+        "float_type": "should be a number",
+        "bool_parsing": "should be true or false",
+        "list_type": "should be a list",
+        "dict_type": "should be a mapping (key: value)",
+        "extra_forbidden": "is not a known key",
+        "json_invalid": "is not valid JSON",
+    }
+    if kind in words:
+        return words[kind]
+    if kind == "string_pattern_mismatch":
+        return "has characters or a form that is not allowed"
+    if kind == "string_too_long":
+        return f"is longer than {ctx.get('max_length')} characters"
+    if kind in ("string_too_short", "too_short"):
+        return "is empty" if ctx.get("min_length") == 1 else f"needs at least {ctx.get('min_length')}"
+    if kind == "literal_error":
+        return f"should be one of {ctx.get('expected')}"
+    if kind in ("greater_than", "greater_than_equal"):
+        return f"should be at least {ctx.get('gt', ctx.get('ge'))}"
+    message = str(err.get("msg", "is not valid"))
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")

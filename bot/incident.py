@@ -77,6 +77,8 @@ class Incident(BaseModel):
     ping_late: dict[int, int] = {}  # how late it was, ms
     ack_by: dict[int, str] = {}
     ack_at: dict[int, int] = {}
+    phase_started: dict[int, int] = {}  # when each phase after the first started (the first: declared_at)
+    acknowledged_at: int = 0  # the first check-off or escalation acknowledgement
     steps: dict[str, StepState] = {}
 
     @property

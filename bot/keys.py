@@ -44,6 +44,11 @@ def open_incidents() -> str:
     return f"{PREFIX}open"
 
 
+def open_by_playbook() -> str:
+    """Hash: playbook key -> how many of its incidents are open (the open-incidents gauge)."""
+    return f"{PREFIX}open-by-playbook"
+
+
 def idem(scope: str, token: str) -> str:
     """String: marks a request already handled (a modal submit). Expires after a day."""
     return f"{PREFIX}idem:{scope}:{token}"

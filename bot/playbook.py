@@ -17,7 +17,7 @@ from markdown_it.token import Token
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.durations import parse_duration, window_end_seconds
-from bot.errors import ConfigError
+from bot.errors import ConfigError, plain_reason
 
 PHASES = ("assess", "diagnose", "mitigate", "resolve")
 SEVERITIES = ("P0", "P1", "P2", "P3", "P4")
@@ -161,6 +161,8 @@ def _parse_meta(path: Path, source: str) -> FrontMatter:
     try:
         data = yaml.safe_load(source)
         root = yaml.compose(source)
+    except RecursionError:
+        raise _error(path, 2, "front matter nests too deeply to be a playbook") from None
     except yaml.YAMLError as e:
         # The context mark points at where the broken construct began, which is where people look.
         mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)
@@ -174,7 +176,7 @@ def _parse_meta(path: Path, source: str) -> FrontMatter:
         err = e.errors()[0]
         loc = tuple(err["loc"])
         where = ".".join(str(p) for p in loc) or "front matter"
-        raise _error(path, _yaml_line(root, loc) + 2, f"{where}: {err['msg']}") from None
+        raise _error(path, _yaml_line(root, loc) + 2, f"{where}: {plain_reason(err)}") from None
 
 
 def _inline_text(tokens: list[Token], i: int) -> str:
@@ -316,21 +318,30 @@ def parse_playbook(path: Path, text: str | None = None) -> Playbook:
     return Playbook(meta=meta, phases=_parse_body(path, body, offset), path=str(path))
 
 
-def load_playbooks(directory: Path) -> dict[str, Playbook]:
-    """Every `*.md` playbook in `directory` (README.md aside), keyed by its command word."""
+def load_playbooks(directory: Path, problems: list[str] | None = None) -> dict[str, Playbook]:
+    """Every `*.md` playbook in `directory` (README.md aside), keyed by its command word.
+
+    Raises ConfigError on the first broken one, or, given `problems`, adds each there and goes on.
+    """
     if not directory.is_dir():
         raise ConfigError(f"{directory}: playbooks folder not found (set PLAYBOOKS_DIR)")
     books: dict[str, Playbook] = {}
     for path in sorted(directory.glob("*.md")):
         if path.name.lower() == "readme.md":
             continue
-        book = parse_playbook(path)
-        if book.key in books:
-            raise _error(path, 2, f"key {book.key!r} is already used by {books[book.key].path}")
-        if book.key in RESERVED_WORDS:
-            raise _error(path, 2, f"key {book.key!r} is a command word; choose another")
+        try:
+            book = parse_playbook(path)
+            if book.key in books:
+                raise _error(path, 2, f"key {book.key!r} is already used by {books[book.key].path}")
+            if book.key in RESERVED_WORDS:
+                raise _error(path, 2, f"key {book.key!r} is a command word; choose another")
+        except ConfigError as e:
+            if problems is None:
+                raise
+            problems.append(e.user_message)
+            continue
         books[book.key] = book
-    if not books:
+    if not books and not problems:
         raise ConfigError(f"{directory}: no playbooks (*.md) found")
     return books
 

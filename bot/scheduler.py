@@ -29,23 +29,38 @@ class Scheduler:
         self.deps = deps
         self.owner = new_token()
         self._task: asyncio.Task[None] | None = None
-        self._inflight: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._inflight: dict[asyncio.Task[None], tuple[Due, Claim]] = {}
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="scheduler")
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Stop claiming; let sends in flight finish for up to `timeout` s, then hand back the rest."""
+        self._stopping = True  # a cancel swallowed inside a Redis call must not keep the loop going
         if self._task:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+            await asyncio.wait([self._task], timeout=timeout)
+        if not self._inflight:
+            return
+        _, pending = await asyncio.wait(list(self._inflight), timeout=timeout)
+        unfinished = [self._inflight[t] for t in pending]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        for due, claim in unfinished:
+            try:
+                await self.deps.store.release(due, claim)
+            except StorageUnavailable:
+                log.warning("could not hand back %s; it is taken over when its lease runs out", due.member)
+        if unfinished:
+            log.info("handed back %d unfinished item(s) to the other replicas", len(unfinished))
 
     async def _run(self) -> None:
         interval = self.deps.settings.scheduler_interval
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
-        while True:
+        while not self._stopping:
             try:
                 await self.tick()
                 if loop.time() >= next_sweep:
@@ -69,8 +84,8 @@ class Scheduler:
             if claim is None:
                 return 0
             task = asyncio.get_running_loop().create_task(self._send(due, claim))
-            self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            self._inflight[task] = (due, claim)
+            task.add_done_callback(lambda t: self._inflight.pop(t, None))
             return 1
 
         # Claims go out together: one after another, a burst of due pings fell seconds behind.

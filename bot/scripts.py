@@ -51,12 +51,13 @@ class Scripts:
         self._confirm, self._finish = load("confirm"), load("finish")
         self._lock_part, self._part_drawn = load("lock_part"), load("part_drawn")
         self._part_failed, self._part_posted = load("part_failed"), load("part_posted")
+        self._release = load("release")
 
     async def create(self, incident_id: str, request_token: str, ttl_s: int, fields: dict[str, str],
                      event: Event) -> Any:
         return await self._create(
             keys=[keys.incident(incident_id), keys.idem("declare", request_token), keys.open_incidents(),
-                  keys.timeline(incident_id), keys.timeline_seen(incident_id)],
+                  keys.timeline(incident_id), keys.timeline_seen(incident_id), keys.open_by_playbook()],
             args=[incident_id, str(ttl_s), event.id, event.actor, str(event.at), event.data_json, *_pairs(fields)])
 
     async def step(self, incident_id: str, phase: int, index: int, action: str, event: Event) -> Any:
@@ -67,7 +68,7 @@ class Scripts:
     async def complete(self, incident_id: str, phase: int, nsteps: int, last: bool, event: Event, cause: str,
                        resolution: str, unschedule: list[str]) -> Any:
         return await self._complete(
-            keys=[*_timeline(incident_id), keys.open_incidents(), keys.due()],
+            keys=[*_timeline(incident_id), keys.open_incidents(), keys.due(), keys.open_by_playbook()],
             args=[str(phase), str(nsteps), "1" if last else "0", *_event_args(event), event.data_json, cause,
                   resolution, *unschedule])
 
@@ -85,7 +86,7 @@ class Scripts:
     async def abandon(self, incident_id: str, event: Event) -> Any:
         return await self._abandon(
             keys=[keys.incident(incident_id), keys.timeline(incident_id), keys.timeline_seen(incident_id),
-                  keys.open_incidents()],
+                  keys.open_incidents(), keys.open_by_playbook()],
             args=[incident_id, *_event_args(event), event.type, event.data_json])
 
     async def status_update(self, incident_id: str, event: Event, require_open: bool) -> Any:
@@ -114,6 +115,9 @@ class Scripts:
             keys=[due_set, keys.job(member), *_timeline(incident_id)],
             args=[member, owner, event.id, event.type, event.data_json, "" if need_phase is None else str(need_phase),
                   set_severity, live_field, live_value, *_pairs(fields)])
+
+    async def release(self, due_set: str, member: str, owner: str) -> Any:
+        return await self._release(keys=[due_set, keys.job(member)], args=[member, owner])
 
     async def finish(self, due_set: str, member: str, incident_id: str) -> Any:
         return await self._finish(keys=[due_set, keys.job(member), keys.incident(incident_id)], args=[member])

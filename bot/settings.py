@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
-from bot.errors import ConfigError
+from bot.errors import ConfigError, plain_reason
 
 _ROSTER_ID = re.compile(r"^[US][A-Z0-9]+$|^[US]_[A-Z0-9_]+$")
 
@@ -16,8 +17,9 @@ _ROSTER_ID = re.compile(r"^[US][A-Z0-9]+$|^[US]_[A-Z0-9_]+$")
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
-    slack_bot_token: SecretStr
-    slack_signing_secret: SecretStr
+    # Optional here so that `check` runs without them; `serve` requires them (require_slack).
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
     redis_url: str | None = None
@@ -28,6 +30,10 @@ class Settings(BaseSettings):
     status_channel: str | None = None
     roster: dict[str, str] = Field(default_factory=dict)
     log_level: str = "INFO"
+    # "text" for people, "json" for log aggregators: one object per line.
+    log_format: Literal["text", "json"] = "text"
+    # On SIGTERM/SIGINT, how long in-flight requests and pings may take before they are cut off.
+    shutdown_timeout: float = 10.0
     # How often each replica looks for due escalations; the on-time promise is one second.
     scheduler_interval: float = 0.2
     # A replica that claimed a ping and died is replaced after this long.
@@ -43,8 +49,8 @@ class Settings(BaseSettings):
 
     @field_validator("slack_bot_token")
     @classmethod
-    def _bot_token(cls, v: SecretStr) -> SecretStr:
-        if not v.get_secret_value().startswith("xoxb-"):
+    def _bot_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xoxb-"):
             raise ValueError("expected a bot token starting with xoxb-")
         return v
 
@@ -77,6 +83,29 @@ class Settings(BaseSettings):
         return v
 
     @property
+    def bot_token(self) -> str:
+        if self.slack_bot_token is None:
+            raise ConfigError("setting SLACK_BOT_TOKEN: is required to serve; copy the Bot User OAuth Token (xoxb-…)")
+        return self.slack_bot_token.get_secret_value()
+
+    @property
+    def signing_secret(self) -> str:
+        if self.slack_signing_secret is None:
+            raise ConfigError("setting SLACK_SIGNING_SECRET: is required to serve; copy it from Basic Information")
+        return self.slack_signing_secret.get_secret_value()
+
+    def require_slack(self, *, socket_mode: bool) -> None:
+        """`serve` needs the tokens `check` can do without; one line names each that is missing."""
+        missing = [name for name, value in (("SLACK_BOT_TOKEN", self.slack_bot_token),
+                                            ("SLACK_SIGNING_SECRET", self.slack_signing_secret)) if value is None]
+        if socket_mode and self.slack_app_token is None:
+            missing.append("SLACK_APP_TOKEN")
+        if missing:
+            hint = " (or run `serve --http`)" if missing == ["SLACK_APP_TOKEN"] else ""
+            raise ConfigError("; ".join(f"setting {name}: is required but not set" for name in missing)
+                              + f"{hint}; see README, Slack app setup")
+
+    @property
     def statuspage_enabled(self) -> bool:
         return self.statuspage_api_key is not None and bool(self.statuspage_page_id)
 
@@ -99,8 +128,7 @@ def load_settings(env_file: str | None = ".env", **overrides: object) -> Setting
         lines = []
         for err in e.errors():
             name = str(err["loc"][0]).upper() if err["loc"] else "settings"
-            reason = "is required but not set" if err["type"] == "missing" else err["msg"]
-            lines.append(f"setting {name}: {reason}")
+            lines.append(f"setting {name}: {plain_reason(err)}")
         raise ConfigError("; ".join(lines)) from None
     except SettingsError as e:
         # pydantic-settings names the field in its message, e.g. 'error parsing value for field "roster"'.

@@ -61,6 +61,22 @@ def _check(status: str, incident_id: str) -> None:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What a check-off or an acknowledgement did."""
+
+    status: str  # "ok"; or "same", "stale_phase" (a step); or "already", "not_sent" (an acknowledgement)
+    by: str = ""  # who had already acknowledged
+    acknowledged_after_ms: int | None = None  # set when this was anyone's first response to the incident
+
+
+def _outcome(res: Any, now_ms: int) -> Outcome:
+    if res[0] == "ok":
+        first = bool(res[1]) and res[2] is not None
+        return Outcome("ok", acknowledged_after_ms=now_ms - int(res[2]) if first else None)
+    return Outcome(str(res[0]), by=str(res[1]) if len(res) > 1 and res[1] else "")
+
+
+@dataclass(frozen=True)
 class Drawing:
     """The state a part must be drawn from, while this caller holds its lock, and the digest of what
     Slack shows now (empty when unknown)."""
@@ -162,11 +178,11 @@ class Store:
         return (await self.set_fields(incident_id, {}, event, require_open=require_open))[1]
 
     @_storage_errors
-    async def step(self, incident_id: str, phase: int, index: int, done: bool, event: Event) -> str:
+    async def step(self, incident_id: str, phase: int, index: int, done: bool, event: Event) -> Outcome:
         """"ok" (changed), "same" (already so) or "stale_phase" (that phase is closed)."""
         res = await self.scripts.step(incident_id, phase, index, "done" if done else "undo", event)
         _check(res[0], incident_id)
-        return str(res[0])
+        return _outcome(res, event.at)
 
     @_storage_errors
     async def complete_phase(self, incident_id: str, phase: int, nsteps: int, event: Event, *,
@@ -179,15 +195,20 @@ class Store:
         return None if res[0] == "stale_phase" else _snapshot(res[1], res[2])
 
     @_storage_errors
-    async def acknowledge(self, incident_id: str, level: int, event: Event) -> tuple[str, str]:
-        """("ok", ""), ("already", who acknowledged) or ("not_sent", "")."""
+    async def acknowledge(self, incident_id: str, level: int, event: Event) -> Outcome:
+        """"ok", "already" (with who), or "not_sent" (that level was never posted)."""
         res = await self.scripts.acknowledge(incident_id, level, event)
         _check(res[0], incident_id)
-        return str(res[0]), str(res[1]) if len(res) > 1 else ""
+        return _outcome(res, event.at)
 
     @_storage_errors
     async def abandon(self, incident_id: str, event: Event) -> None:
         await self.scripts.abandon(incident_id, event)
+
+    @_storage_errors
+    async def open_counts(self) -> dict[str, int]:
+        """Open incidents per playbook."""
+        return {str(k): int(v) for k, v in (await self.redis.hgetall(keys.open_by_playbook())).items()}
 
     @_storage_errors
     async def open_incident_ids(self) -> set[str]:
@@ -279,6 +300,11 @@ class Store:
         res = await self.scripts.confirm(due_set, due.member, due.incident_id, claim.owner, event, need_phase,
                                          set_severity or "", live_field, live_value, fields or {})
         return _snapshot(res[1], res[2]) if res[0] == "ok" else None
+
+    @_storage_errors
+    async def release(self, due: Due, claim: Claim) -> bool:
+        """Hand a claim back (shutting down); False if it was no longer ours."""
+        return bool(await self.scripts.release(_due_target(due)[0], due.member, claim.owner))
 
     @_storage_errors
     async def finish(self, due: Due) -> None:

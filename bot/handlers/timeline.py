@@ -8,14 +8,14 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import parts, replies
+from bot import replies
 from bot.deps import Deps
-from bot.errors import BadInput, NotAnIncidentChannel
+from bot.errors import NotAnIncidentChannel
 from bot.handlers import guarded
 from bot.ids import Action, Callback, EscalationRef
 from bot.incident import Event
 from bot.replies import tell
-from bot.sync import sync
+from bot.workflows import escalate
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -42,11 +42,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def on_ack(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref = EscalationRef.model_validate_json(body["actions"][0]["value"])
-        event = Event(type="escalation_acknowledged", actor=body["user"]["id"], at=deps.clock(),
-                      id=f"ack:{ref.i}:{ref.level}", data={"level": ref.level})
-        outcome, _ = await deps.store.acknowledge(ref.i, ref.level, event)
-        if outcome == "not_sent":
-            raise BadInput(replies.ACK_NOT_SENT)
-        await sync(deps, ref.i, [parts.ping(ref.level)])
-        if outcome == "already":
+        if not await escalate.acknowledge(deps, ref.i, ref.level, body["user"]["id"]):
             await tell(client, body, replies.ACK_ALREADY)

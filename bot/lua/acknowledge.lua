@@ -8,4 +8,5 @@ if by then return {'already', by} end
 redis.call('HSET', inc, 'ack_by:' .. level, actor, 'ack_at:' .. level, now)
 bump(inc)
 add_event(stream, seen, event_id, 'escalation_acknowledged', actor, now, data)
-return {'ok'}
+local first = redis.call('HSETNX', inc, 'acknowledged_at', now)
+return {'ok', first, redis.call('HGET', inc, 'declared_at')}

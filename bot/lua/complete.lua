@@ -1,7 +1,7 @@
 -- Close the current phase: open steps become skipped; the next phase starts unless this is the last,
 -- in which case the incident resolves with the given cause and resolution and nothing scheduled for
 -- it may fire any more.
-local inc, steps, stream, seen, open, due = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local inc, steps, stream, seen, open, due, by_playbook = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local phase, nsteps, last, actor, now = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local event_id, data, cause, resolution = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 if redis.call('EXISTS', inc) == 0 then return {'gone'} end
@@ -21,11 +21,13 @@ if #skipped > 0 then
     cjson.encode({phase = tonumber(phase), steps = skipped}))
 end
 add_event(stream, seen, event_id, 'phase_completed', actor, now, data)
-redis.call('HSET', inc, 'phase', tonumber(phase) + 1)
+redis.call('HSET', inc, 'phase', tonumber(phase) + 1, 'phase_started:' .. (tonumber(phase) + 1), now)
 if last == '1' then
   redis.call('HSET', inc, 'status', 'resolved', 'resolved_at', now, 'resolved_by', actor,
     'cause', cause, 'resolution', resolution)
-  redis.call('SREM', open, id)
+  if redis.call('SREM', open, id) == 1 then
+    redis.call('HINCRBY', by_playbook, redis.call('HGET', inc, 'playbook'), -1)
+  end
   for i = 10, #ARGV do redis.call('ZREM', due, ARGV[i]) end
   add_event(stream, seen, event_id .. ':resolved', 'resolved', actor, now,
     cjson.encode({cause = cause, resolution = resolution}))

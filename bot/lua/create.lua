@@ -1,5 +1,5 @@
 -- A new incident, unless this request (a modal's view id) already made one.
-local inc, idem, open, stream, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local inc, idem, open, stream, seen, by_playbook = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, ttl, event_id, actor, at, data = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local existing = redis.call('GET', idem)
 if existing then return {'dup', existing} end
@@ -7,5 +7,6 @@ redis.call('SET', idem, id, 'EX', ttl)
 for i = 7, #ARGV, 2 do redis.call('HSET', inc, ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', inc, 'version', 1)
 redis.call('SADD', open, id)
+redis.call('HINCRBY', by_playbook, redis.call('HGET', inc, 'playbook'), 1)
 add_event(stream, seen, event_id, 'declared', actor, at, data)
 return {'ok', id}

@@ -18,4 +18,6 @@ end
 if not etype then return {'same'} end
 bump(inc)
 add_event(stream, seen, event_id, etype, actor, now, data)
-return {'ok'}
+-- The first response of anyone to the incident, for time to acknowledge.
+local first = etype == 'step_done' and redis.call('HSETNX', inc, 'acknowledged_at', now) or 0
+return {'ok', first, redis.call('HGET', inc, 'declared_at')}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from bot import parts, replies
+from bot import metrics, parts, replies
 from bot.deps import Deps
 from bot.errors import BadInput
-from bot.incident import Event
+from bot.incident import Event, Incident
 from bot.playbook import Playbook
 from bot.sync import post, sync
 
@@ -18,8 +18,10 @@ async def check_step(deps: Deps, book: Playbook, incident_id: str, phase: int, s
     event = Event(type="step_done" if done else "step_undone", actor=user, at=deps.clock(),
                   data={"phase": phase, "step": step, "text": book.phases[phase].steps[step].text})
     outcome = await deps.store.step(incident_id, phase, step, done, event)
-    if outcome == "stale_phase":
+    if outcome.status == "stale_phase":
         raise BadInput(replies.PHASE_CLOSED)
+    if outcome.acknowledged_after_ms is not None:
+        metrics.TIME_TO_ACKNOWLEDGE.labels(playbook=book.key).observe(outcome.acknowledged_after_ms / 1000)
     # "same" too: the message may still show an older state (another replica's failed render).
     await sync(deps, incident_id, [parts.phase(phase)])
 
@@ -30,5 +32,12 @@ async def complete_phase(deps: Deps, book: Playbook, incident_id: str, phase: in
     incident = await deps.store.complete_phase(incident_id, phase, len(book.phases[phase].steps), event)
     if incident is None:
         raise BadInput(replies.already_completed(book.phases[phase].title))
+    observe_phase(book, incident, phase, event.at)
     await asyncio.gather(post(deps, incident, parts.phase(phase + 1), incident.channel_id),
                          sync(deps, incident_id, {parts.phase(phase)} | parts.HEADLINE))
+
+
+def observe_phase(book: Playbook, incident: Incident, phase: int, ended_ms: int) -> None:
+    started = incident.phase_started.get(phase, incident.declared_at)
+    metrics.PHASE_DURATION.labels(playbook=book.key, phase=book.phases[phase].name).observe(
+        max(0, ended_ms - started) / 1000)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 
-from bot import parts, replies
+from bot import metrics, parts, replies
 from bot.attempts import attempt_all, reason
 from bot.channels import channel_name
 from bot.deps import Deps
@@ -40,7 +40,8 @@ class SetUp:
     failed: dict[str, str] = field(default_factory=dict)  # set-up stages that failed, with the reason
 
 
-async def create(deps: Deps, book: Playbook, form: Form, user: str, request_token: str) -> tuple[bool, str]:
+async def create(deps: Deps, book: Playbook, form: Form, user: str, request_token: str,
+                 source: str = "slash") -> tuple[bool, str]:
     """Store the incident; (created, id). The same request (a modal submitted twice) creates one."""
     now = deps.clock()
     incident_id = await deps.store.next_incident_id()
@@ -49,7 +50,10 @@ async def create(deps: Deps, book: Playbook, form: Form, user: str, request_toke
               "commander": user, "declared_by": user, "declared_at": str(now)}
     event = Event(type="declared", actor=user, at=now,
                   data={"title": form.title, "severity": form.severity, "playbook": book.key})
-    return await deps.store.create_incident(incident_id, request_token, fields, event)
+    created, incident_id = await deps.store.create_incident(incident_id, request_token, fields, event)
+    if created:
+        metrics.DECLARED.labels(playbook=book.key, source=source).inc()
+    return created, incident_id
 
 
 async def _create_channel(deps: Deps, incident: Incident) -> tuple[str, str]:

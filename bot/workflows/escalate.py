@@ -10,8 +10,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import blocks, parts
+from bot import blocks, metrics, parts, replies
 from bot.deps import Deps
+from bot.errors import BadInput
 from bot.incident import Event, Incident
 from bot.parts import Part
 from bot.playbook import Playbook
@@ -79,6 +80,9 @@ async def send(deps: Deps, due: Due, claim: Claim) -> None:
     else:
         await deps.client.chat_postMessage(channel=confirmed.channel_id, text=notice.text, metadata=metadata)
     await store.finish(due)
+    if due.kind == DueKind.ESCALATION:
+        metrics.ESCALATIONS_SENT.labels(playbook=incident.playbook, level=str(due.index + 1)).inc()
+        metrics.ESCALATION_LATENESS.observe(max(0, claim.now_ms - claim.due_ms) / 1000)
     if confirmed.severity != incident.severity:
         await sync(deps, incident.id, parts.HEADLINE)
 
@@ -94,3 +98,17 @@ async def _already_posted(deps: Deps, channel: str, claim: Claim) -> bool:
         if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("id") == claim.member:
             return True
     return False
+
+
+async def acknowledge(deps: Deps, incident_id: str, level: int, user: str) -> bool:
+    """Someone picked up the ping of `level`; False when someone already had."""
+    event = Event(type="escalation_acknowledged", actor=user, at=deps.clock(), id=f"ack:{incident_id}:{level}",
+                  data={"level": level})
+    outcome = await deps.store.acknowledge(incident_id, level, event)
+    if outcome.status == "not_sent":
+        raise BadInput(replies.ACK_NOT_SENT)
+    if outcome.acknowledged_after_ms is not None:
+        incident = await deps.store.get(incident_id)
+        metrics.TIME_TO_ACKNOWLEDGE.labels(playbook=incident.playbook).observe(outcome.acknowledged_after_ms / 1000)
+    await sync(deps, incident_id, [parts.ping(level)])
+    return outcome.status == "ok"

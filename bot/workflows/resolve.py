@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot import blocks, replies
+from bot import blocks, metrics, replies
 from bot.attempts import attempt_all
 from bot.deps import Deps
 from bot.errors import BotError, IncidentClosed, IncidentGone
@@ -15,6 +15,7 @@ from bot.schedule import all_members
 from bot.sync import sync
 from bot.templating import TemplateFailed
 from bot.workflows import rca, status
+from bot.workflows.checklist import observe_phase
 
 # How long a resolve waits for an escalation ping already on its way, so the channel reads in order.
 INFLIGHT_WAIT_S = 3.0
@@ -41,6 +42,10 @@ async def resolve(deps: Deps, incident_id: str, user: str, cause: str, resolutio
             break
     else:
         raise BotError(replies.CHANGED_WHILE_RESOLVING)
+    metrics.RESOLVED.labels(playbook=resolved.playbook).inc()
+    metrics.TIME_TO_RESOLVE.labels(playbook=resolved.playbook).observe(
+        (resolved.resolved_at - resolved.declared_at) / 1000)
+    observe_phase(book, resolved, phase, resolved.resolved_at)
     # Before any Slack call, so the RCA's deadline and reminder survive a crash right after resolving.
     await store.schedule_rca(incident_id, resolved.resolved_at + int(deps.settings.rca_due_after * 1000))
     await _wait_for_inflight_ping(deps, incident_id)
