@@ -71,6 +71,18 @@ class IncidentChannel:
     def said(self, needle: str) -> list[Any]:
         return [m for m in self.fake.channels[self.channel].messages if needle in all_text(m)]
 
+    async def phase_posted(self, phase: int) -> None:
+        """Wait until the bot has stored where a phase message is, as it does just after Slack answers the post.
+
+        A click that lands before that is recorded but its message is never updated, so a person who clicks
+        at once loses the check-off on screen; this test waits for it like a slower person would.
+        """
+
+        async def stored() -> bool:
+            return bool((await self.bot.deps.store.get(self.id)).phase_ts.get(phase))
+
+        await eventually(stored)
+
     async def heard(self, needle: str) -> Any:
         """Wait for the first message in the channel that contains `needle`."""
         await until_contains(lambda: "\n\n".join(all_text(m) for m in self.fake.channels[self.channel].messages),
@@ -180,6 +192,7 @@ async def declare_drill(make_bot: BotFactory, driver: SlackDriver, fake: FakeSla
                                 f"⬜ *1.* {STEP_1}", f"⬜ *2.* {STEP_2}", "0 of 2 steps done"]
     assert buttons(first) == ["step:0:0", "step:0:1", "complete_phase:0"]
     await until_equal(inc.topic, f"P2 · {TITLE} · Assess · {inc.name}")
+    await inc.phase_posted(0)
     announced = await eventually(lambda: fake.channel_by_name("incidents").messages)
     assert inc.lines(announced[0]) == [
         f"🚨 *{inc.name}* [P2] {TITLE} — declared by <@U_DECLARER> with the *Checkout latency drill* playbook. "
@@ -271,6 +284,7 @@ async def test_incident_from_declaration_to_reviewed_rca(make_bot, driver, fake_
     diagnose = await eventually(lambda: phase_message(fake_slack, inc.channel, 1))
     assert inc.lines(diagnose) == ["Phase 2 of 4 · Diagnose", "⬜ *1.* Find the slow component", "0 of 1 steps done"]
     assert buttons(diagnose) == ["step:1:0", "complete_phase:1"]
+    await inc.phase_posted(1)
     await until_contains(lambda: inc.phase(0), "phase closed")
     assert buttons(phase_message(fake_slack, inc.channel, 0)) == []
     await until_contains(inc.card, "*Phase*\nDiagnose")
