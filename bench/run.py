@@ -1,4 +1,5 @@
-"""`python -m bench.run [section …]`: run the benchmarks, print the table, write bench/results.md.
+"""`python -m bench.run [section …]`: run the benchmarks, print the table, write bench/results.local.md
+(bench/results.md with BENCH_PUBLISH=1).
 
 Sections: ack, declare, clicks, escalation, footprint (default: all, in that order). Everything runs on
 127.0.0.1: one real redis-server (tests/redis_server.py: AOF on, appendfsync always, as the embedded one),
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import shutil
 import sys
 import tempfile
@@ -23,6 +25,7 @@ from tests.redis_server import RedisServer
 
 SECTIONS = ("ack", "declare", "clicks", "escalation", "footprint")
 RESULTS = ROOT / "bench" / "results.md"
+LOCAL_RESULTS = ROOT / "bench" / "results.local.md"
 
 
 def table(report: Report) -> list[str]:
@@ -98,8 +101,12 @@ async def main_async(sections: list[str]) -> int:
         print("Findings:")
         for n in report.notes:
             print(f"- {n}")
-    # Only a full run replaces bench/results.md; a partial one leaves its table next to the logs.
-    target = RESULTS if sections == list(SECTIONS) else tmp / "results.md"
+    # The published bench/results.md changes only when asked (BENCH_PUBLISH=1 on a full run); otherwise the
+    # table goes to the untracked bench/results.local.md, or next to the logs for a partial run.
+    if sections != list(SECTIONS):
+        target = tmp / "results.md"
+    else:
+        target = RESULTS if os.environ.get("BENCH_PUBLISH") == "1" else LOCAL_RESULTS
     target.write_text(markdown(report, conds, took, sections))
     print(f"\n({took:.0f} s; logs in {logdir}; results in {target})")
     shutil.rmtree(tmp / "playbooks", ignore_errors=True)

@@ -28,6 +28,7 @@ log = logging.getLogger("bot")
 BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
                        "not_allowed_token_type"})
 HTTP_PORT, SOCKET_MODE_PORT = 3000, 8080
+SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "STATUSPAGE_API_KEY")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -119,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
+        # Read once; no child process (the embedded redis-server) or library needs them from the environment.
+        for name in SECRET_VARIABLES:
+            os.environ.pop(name, None)
         logs.setup(settings.log_level, settings.log_format)
         if args.command == "check":
             print(run_check(settings))
