@@ -44,11 +44,10 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _check_redis(store: Store) -> None:
     try:
-        await store.ping()
+        await store.write_probe()
     except StorageUnavailable as e:
-        reason = str(e.__cause__ or e) or type(e.__cause__).__name__
-        raise ConfigError(f"setting REDIS_URL: Redis cannot be used ({reason}); check the host, port, password "
-                          "and whether it wants TLS (rediss://)") from None
+        raise ConfigError(f"setting REDIS_URL: Redis cannot be used ({e.reason}); check the host, port, "
+                          "password and whether it wants TLS (rediss://)") from None
 
 
 async def _check_token(client: AsyncWebClient, setting: str, method: str) -> None:

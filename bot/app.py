@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Mapping
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
 
 from bot import metrics
 from bot.deps import Deps
@@ -40,9 +44,22 @@ def create_web_app(deps: Deps, bolt: AsyncApp, *, run_scheduler: bool = True,
     """The HTTP server: Bolt's POST /slack/events (HTTP mode), GET /healthz and /metrics, and the
     scheduler tied to the server's life (in Socket Mode too)."""
 
+    verifier = SignatureVerifier(deps.settings.signing_secret)
+
     async def events(request: web.Request) -> web.Response:
         started = time.perf_counter()
-        bolt_request = await to_bolt_request(request)
+        # Nothing is done with a body before its signature is checked, and nothing of it is logged.
+        try:
+            raw = await asyncio.wait_for(request.read(), deps.settings.request_body_timeout)
+        except TimeoutError:
+            return _refuse(request, 408, "the body did not arrive in time", request.content_length or 0)
+        if not _signed(verifier, raw, request.headers):
+            return _refuse(request, 401, "missing, stale or wrong signature", len(raw))
+        try:
+            bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=request.query_string,
+                                            headers=dict(request.headers))
+        except (ValueError, TypeError, KeyError, RecursionError):
+            return _refuse(request, 400, "a signed body that is not a Slack payload", len(raw))
         bolt_response = await bolt.async_dispatch(bolt_request)
         response = await to_aiohttp_response(bolt_response)
         if isinstance(bolt_request.body, dict) and bolt_request.body.get("type") == "block_actions":
@@ -54,6 +71,18 @@ def create_web_app(deps: Deps, bolt: AsyncApp, *, run_scheduler: bool = True,
         web_app.router.add_post(EVENTS_PATH, events)
     web_app.cleanup_ctx.append(lifecycle(deps, bolt, run_scheduler))
     return web_app
+
+
+def _signed(verifier: SignatureVerifier, raw: bytes, headers: Mapping[str, str]) -> bool:
+    try:
+        return verifier.is_valid(raw, headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature"))
+    except (ValueError, TypeError):  # a timestamp that is not a number
+        return False
+
+
+def _refuse(request: web.Request, status: int, reason: str, size: int) -> web.Response:
+    log.info("refused %s %s: %s (%d bytes)", request.method, request.path, reason, size)
+    return web.json_response({"ok": False, "error": reason}, status=status)
 
 
 def service_app(deps: Deps) -> web.Application:
@@ -74,8 +103,20 @@ def service_app(deps: Deps) -> web.Application:
         return web.Response(body=metrics.exposition(), content_type="text/plain", charset="utf-8",
                             headers={"X-Content-Type-Options": "nosniff"})
 
+    async def readyz(_: web.Request) -> web.Response:
+        """Ready: playbooks loaded and the current Redis primary takes a write."""
+        if not deps.playbooks:
+            return web.json_response({"ok": False, "reason": "no playbooks loaded"}, status=503)
+        try:
+            await deps.store.write_probe()
+        except StorageUnavailable as e:
+            reason = f"Redis refuses writes: {e.reason}"
+            return web.json_response({"ok": False, "reason": reason}, status=503)
+        return web.json_response({"ok": True})
+
     web_app = web.Application(client_max_size=MAX_BODY)
     web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics_page)
     return web_app
 

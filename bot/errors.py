@@ -18,11 +18,12 @@ class ConfigError(BotError):
 
 
 class StorageUnavailable(BotError):
-    def __init__(self) -> None:
+    def __init__(self, reason: str = "") -> None:
         super().__init__(
             "The incident store (Redis) is unreachable right now, so nothing was changed. "
             "Please try again in a moment."
         )
+        self.reason = reason  # for operators: refused, authentication, TLS… never a password
 
 
 class NotAnIncidentChannel(BotError):

@@ -39,6 +39,11 @@ def channel(channel_id: str) -> str:
     return f"{PREFIX}channel:{channel_id}"
 
 
+def ready_probe() -> str:
+    """String: written by /readyz to prove the server takes writes. Expires after 10 s."""
+    return f"{PREFIX}ready-probe"
+
+
 def open_incidents() -> str:
     """Set: ids of incidents not yet resolved."""
     return f"{PREFIX}open"
@@ -47,6 +52,11 @@ def open_incidents() -> str:
 def open_by_playbook() -> str:
     """Hash: playbook key -> how many of its incidents are open (the open-incidents gauge)."""
     return f"{PREFIX}open-by-playbook"
+
+
+def view(view_id: str) -> str:
+    """String: the incident a modal we opened belongs to, checked when it is submitted. Expires after a day."""
+    return f"{PREFIX}view:{view_id}"
 
 
 def idem(scope: str, token: str) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot import limits
+from bot import forms, limits
 from bot.ids import Callback, DeclareMeta, IncidentMeta, StatusMeta
 from bot.incident import Incident
 from bot.kit import Block, chunks, markdown_to_mrkdwn, section, text_obj
@@ -56,11 +56,11 @@ def declare_modal(book: Playbook, title: str, meta: DeclareMeta) -> dict[str, An
     return form(Callback.DECLARE, "Declare incident", "Declare", meta, [
         section(f"*Playbook:* {escape(book.meta.title)}" + (f"\n{escape(book.meta.summary)}"
                                                               if book.meta.summary else "")),
-        field("title", "Title", initial=title, max_length=120,
+        field("title", "Title", initial=title, max_length=forms.TITLE_MAX,
                placeholder="e.g. Checkout API p99 latency above 2 s"),
         severity,
-        field("service", "Affected service", optional=True, max_length=100),
-        field("description", "Description", multiline=True, optional=True, max_length=2000,
+        field("service", "Affected service", optional=True, max_length=forms.SERVICE_MAX),
+        field("description", "Description", multiline=True, optional=True, max_length=forms.DESCRIPTION_MAX,
                placeholder="What is happening, since when, who is affected"),
     ])
 
@@ -69,9 +69,9 @@ def resolve_modal(incident: Incident, meta: IncidentMeta) -> dict[str, Any]:
     return form(Callback.RESOLVE, "Resolve incident", "Resolve", meta, [
         section(f"Resolving *{incident.name}* · {escape(incident.title)}. Steps still open in the "
                  "current phase are recorded as skipped."),
-        field("cause", "Cause", multiline=True, max_length=2000,
+        field("cause", "Cause", multiline=True, max_length=forms.CAUSE_MAX,
                placeholder="What caused the degradation"),
-        field("resolution", "Resolution", multiline=True, max_length=2000,
+        field("resolution", "Resolution", multiline=True, max_length=forms.RESOLUTION_MAX,
                placeholder="What fixed it"),
     ])
 
@@ -82,9 +82,9 @@ def status_modal(incident: Incident, kind: str, proposed: str, meta: StatusMeta,
         "this channel (STATUS_CHANNEL is not set)"
     return form(Callback.STATUS, "Status update", "Post update", meta, [
         section(f"The *{kind}* update for *{incident.name}* · {escape(incident.title)}, to {where}."),
-        field("eta", "ETA for normal performance", optional=True, max_length=100,
+        field("eta", "ETA for normal performance", optional=True, max_length=forms.ETA_MAX,
                placeholder="e.g. 30 minutes, 14:00 UTC"),
-        field("text", "Update", initial=proposed, multiline=True, max_length=3000,
+        field("text", "Update", initial=proposed, multiline=True, max_length=forms.UPDATE_MAX,
                hint="Left as proposed, it is filled in again with the ETA and the time of posting. "
                     "Edited, it is posted exactly as written."),
     ])

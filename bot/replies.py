@@ -62,14 +62,14 @@ NO_RCA_YET = "There is no RCA to review yet: it is posted when the incident is r
 CHANGED_WHILE_RESOLVING = "The incident changed while resolving; please try again."
 ACK_ALREADY = "This escalation was already acknowledged."
 ACK_NOT_SENT = "That escalation has not been sent, so there is nothing to acknowledge."
+OTHER_INCIDENT = ("That belongs to another incident, so nothing was changed. "
+                  "Use the buttons and commands in that incident's own channel.")
+STALE_FORM = "This form no longer matches its incident; close it and open it again from the incident channel."
+BAD_USER = "That does not look like a Slack user; mention them with @, e.g. `/incident commander @dana`."
 ADDED_TO_TIMELINE = "Added to the timeline."
 NOTE_USAGE = "Write the note after the command: `/incident note Rolled back api to v1.4.2`."
 COMMANDER_USAGE = "Mention the new commander: `/incident commander @name` (or `me`)."
 RCA_USAGE = "Use `/incident rca` to see where the RCA stands, or `/incident rca reviewed` to mark it."
-TITLE_REQUIRED = "Give the incident a short title."
-CAUSE_REQUIRED = "Say what caused it (a best guess is fine; the RCA can refine it)."
-RESOLUTION_REQUIRED = "Say what fixed it or made the impact stop."
-UPDATE_REQUIRED = "Write the update, or cancel."
 
 
 def no_roster_entry(role: str) -> str:
@@ -119,11 +119,11 @@ def status_partly(name: str, failures: list[str]) -> str:
 
 
 def unknown_command(word: str) -> str:
-    return f"`{escape(word)}` is not a playbook or a command."
+    return f"`{escape(word)}` is not a playbook or a command." if word else "That is not a playbook or a command."
 
 
-def note_too_long(length: int, limit: int) -> str:
-    return f"That note is {length} characters; keep it under {limit}."
+def bad_note(problem: str) -> str:
+    return f"That note can't be added: {problem}."
 
 
 def bad_severity(allowed: list[str]) -> str:

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # On SIGTERM/SIGINT, how long in-flight requests and pings may take before they are cut off.
     shutdown_timeout: float = 10.0
+    # A request whose body has not fully arrived by then is dropped (a slow sender holds a connection).
+    request_body_timeout: float = 10.0
     # How often each replica looks for due escalations; the on-time promise is one second.
     scheduler_interval: float = 0.2
     # A replica that claimed a ping and died is replaced after this long.

@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import AuthenticationError, ReadOnlyError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -35,10 +36,24 @@ def _storage_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await fn(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as e:
-            raise StorageUnavailable() from e
+        except (RedisConnectionError, RedisTimeoutError, OSError, ReadOnlyError) as e:
+            raise StorageUnavailable(_why(e)) from e
 
     return wrapper
+
+
+def _why(error: Exception) -> str:
+    """Why Redis can't be used, in words an operator can act on; redis-py's messages carry no password."""
+    if isinstance(error, AuthenticationError):
+        return "authentication failed (check the password in REDIS_URL)"
+    if isinstance(error, ReadOnlyError):
+        return "it is a read-only replica"
+    text = str(error)
+    if "SSL" in text or "TLS" in text or "certificate" in text:
+        return f"TLS handshake failed ({text})"
+    if "refused" in text.lower():
+        return f"connection refused ({text})"
+    return text or type(error).__name__
 
 
 def _pairs(flat: list[Any]) -> dict[str, str]:
@@ -131,6 +146,11 @@ class Store:
     async def ping(self) -> bool:
         return bool(await self.redis.ping())
 
+    @_storage_errors
+    async def write_probe(self) -> None:
+        """A write the current primary must accept (a replica answers READONLY)."""
+        await self.redis.set(keys.ready_probe(), "1", px=10_000)
+
     # ------------------------------------------------------------ the incident
 
     @_storage_errors
@@ -157,6 +177,15 @@ class Store:
     @_storage_errors
     async def incident_for_channel(self, channel_id: str) -> str | None:
         value = await self.redis.get(keys.channel(channel_id))
+        return str(value) if value else None
+
+    @_storage_errors
+    async def bind_view(self, view_id: str, incident_id: str) -> None:
+        await self.redis.set(keys.view(view_id), incident_id, ex=IDEM_TTL_S)
+
+    @_storage_errors
+    async def view_incident(self, view_id: str) -> str | None:
+        value = await self.redis.get(keys.view(view_id))
         return str(value) if value else None
 
     @_storage_errors

@@ -11,7 +11,11 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import logs
+from bot import logs, replies
+from bot.deps import Deps
+from bot.errors import BadInput, NotAnIncidentChannel
+from bot.forms import USER_ID
+from bot.incident import Incident
 from bot.replies import report
 
 log = logging.getLogger(__name__)
@@ -57,3 +61,34 @@ def form_value(view: dict[str, Any], block: str) -> str:
     if element.get("type") == "static_select":
         return str((element.get("selected_option") or {}).get("value") or "")
     return str(element.get("value") or "").strip()
+
+
+async def incident_here(deps: Deps, body: dict[str, Any], claimed: str | None = None) -> Incident:
+    """The incident of the channel a request came from. An id the payload carries (`claimed`) is only a
+    hint: when it names another incident, nothing is done."""
+    channel = str((body.get("channel") or {}).get("id") or body.get("channel_id") or "")
+    incident_id = await deps.store.incident_for_channel(channel) if channel else None
+    if incident_id is None:
+        raise NotAnIncidentChannel()
+    if claimed is not None and claimed != incident_id:
+        raise BadInput(replies.OTHER_INCIDENT)
+    logs.bind(incident=incident_id)
+    return await deps.store.get(incident_id)
+
+
+async def incident_of_view(deps: Deps, view: dict[str, Any], claimed: str) -> Incident | None:
+    """The incident a submitted modal belongs to, by the view id we stored when opening it; None when the
+    modal's own claim disagrees (or it was never ours)."""
+    bound = await deps.store.view_incident(str(view.get("id") or ""))
+    if bound is None or bound != claimed:
+        return None
+    logs.bind(incident=bound)
+    return await deps.store.get(bound)
+
+
+def user_of(body: dict[str, Any]) -> str:
+    """The person who made the request; never trusted into a mention unless it looks like a Slack id."""
+    uid = str((body.get("user") or {}).get("id") or body.get("user_id") or "")
+    if not USER_ID.match(uid):
+        raise BadInput(replies.BAD_USER)
+    return uid

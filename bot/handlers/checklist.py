@@ -8,27 +8,30 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import modals
+from bot import modals, replies
 from bot.deps import Deps
-from bot.errors import IncidentGone
-from bot.handlers import guarded
+from bot.errors import BadInput, IncidentGone
+from bot.handlers import guarded, incident_here, user_of
 from bot.handlers.resolve import open_resolve_modal
 from bot.ids import Action, StepRef
+from bot.incident import Incident
 from bot.playbook import Playbook
 from bot.workflows import checklist
 
 
-def _ref(body: dict[str, Any]) -> StepRef:
+async def _target(deps: Deps, body: dict[str, Any], *, step: bool) -> tuple[StepRef, Incident, Playbook]:
+    """The button's step or phase, checked against the incident of the channel it was clicked in."""
     action = body["actions"][0]
     raw = action.get("value") or (action.get("selected_option") or {}).get("value") or "{}"
-    return StepRef.model_validate_json(raw)
-
-
-def _book(deps: Deps, ref: StepRef) -> Playbook:
-    book = deps.book(ref.b)
-    if book is None or ref.p >= len(book.phases) or ref.s >= len(book.phases[ref.p].steps):
+    ref = StepRef.model_validate_json(raw)
+    incident = await incident_here(deps, body, ref.i)
+    book = deps.book(incident.playbook)
+    if book is None:
         raise IncidentGone()
-    return book
+    if (ref.b and ref.b != incident.playbook) or not 0 <= ref.p < len(book.phases) or (
+            step and not 0 <= ref.s < len(book.phases[ref.p].steps)):
+        raise BadInput(replies.OTHER_INCIDENT)
+    return ref, incident, book
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -36,24 +39,22 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @guarded
     async def on_step(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        ref = _ref(body)
-        await checklist.check_step(deps, _book(deps, ref), ref.i, ref.p, ref.s, ref.a == "done", body["user"]["id"])
+        ref, incident, book = await _target(deps, body, step=True)
+        await checklist.check_step(deps, book, incident.id, ref.p, ref.s, ref.a == "done", user_of(body))
 
     @app.action(re.compile(rf"^{Action.COMPLETE_PHASE}:"))
     @guarded
     async def on_complete(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        ref = _ref(body)
-        book = _book(deps, ref)
+        ref, incident, book = await _target(deps, body, step=False)
         if ref.p == len(book.phases) - 1:
-            await open_resolve_modal(deps, client, body, ref.i)
+            await open_resolve_modal(deps, client, body, incident)
             return
-        await checklist.complete_phase(deps, book, ref.i, ref.p, body["user"]["id"])
+        await checklist.complete_phase(deps, book, incident.id, ref.p, user_of(body))
 
     @app.action(re.compile(rf"^{Action.DETAILS}:"))
     @guarded
     async def on_details(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        ref = _ref(body)
-        await client.views_open(trigger_id=body["trigger_id"], view=modals.step_details_modal(_book(deps, ref), ref.p,
-                                                                                              ref.s))
+        ref, _, book = await _target(deps, body, step=True)
+        await client.views_open(trigger_id=body["trigger_id"], view=modals.step_details_modal(book, ref.p, ref.s))

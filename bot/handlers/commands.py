@@ -11,8 +11,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, replies
 from bot.deps import Deps
-from bot.errors import BadInput, NotAnIncidentChannel
-from bot.handlers import guarded
+from bot.errors import BadInput
+from bot.forms import USER_ID, echo
+from bot.handlers import guarded, incident_here, user_of
 from bot.handlers.declare import open_modal
 from bot.handlers.resolve import open_resolve_modal
 from bot.handlers.status import rca_command, status_command
@@ -21,7 +22,7 @@ from bot.replies import tell
 from bot.timeline_view import timeline_blocks
 from bot.workflows import details
 
-_MENTION = re.compile(r"^<@([UW][A-Z0-9_]+)(?:\|[^>]*)?>$")
+_MENTION = re.compile(r"^<@([^|>]+)(?:\|[^>]*)?>$")
 
 InChannel = Callable[[Deps, AsyncWebClient, dict[str, Any], Incident, str], Awaitable[None]]
 
@@ -43,34 +44,31 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         handler = _IN_CHANNEL.get(word)
         if handler is None:
-            await ack(text=replies.unknown_command(word) + "\n\n" + blocks.help_text(deps.playbooks))
+            await ack(text=replies.unknown_command(echo(word)) + "\n\n" + blocks.help_text(deps.playbooks))
             return
         await ack()
-        incident_id = await deps.store.incident_for_channel(body.get("channel_id", ""))
-        if incident_id is None:
-            raise NotAnIncidentChannel()
-        await handler(deps, client, body, await deps.store.get(incident_id), rest)
+        await handler(deps, client, body, await incident_here(deps, body), rest)
 
 
 async def _note(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident, text: str) -> None:
-    await details.note(deps, incident, body["user_id"], text)
+    await details.note(deps, incident, user_of(body), text)
 
 
 async def _severity(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident,
                     text: str) -> None:
-    await details.set_severity(deps, incident, body["user_id"], text)
+    await details.set_severity(deps, incident, user_of(body), text)
 
 
 async def _commander(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident,
                      text: str) -> None:
     m = _MENTION.match(text)
     if text.lower() == "me":
-        target = body["user_id"]
-    elif m:
+        target = user_of(body)
+    elif m and USER_ID.match(m.group(1)):
         target = m.group(1)
     else:
         raise BadInput(replies.COMMANDER_USAGE)
-    await details.set_commander(deps, incident, body["user_id"], target)
+    await details.set_commander(deps, incident, user_of(body), target)
 
 
 async def _timeline(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident,
@@ -81,7 +79,7 @@ async def _timeline(deps: Deps, client: AsyncWebClient, body: dict[str, Any], in
 
 
 async def _resolve(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident, text: str) -> None:
-    await open_resolve_modal(deps, client, body, incident.id)
+    await open_resolve_modal(deps, client, body, incident)
 
 
 _IN_CHANNEL: dict[str, InChannel] = {

@@ -8,11 +8,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import modals, replies
+from bot import forms, modals, replies
 from bot.attempts import attempt_all, listed
 from bot.deps import Deps
 from bot.errors import StorageUnavailable
-from bot.handlers import form_value, guarded
+from bot.handlers import form_value, guarded, user_of
 from bot.ids import Callback, DeclareMeta
 from bot.playbook import Playbook
 from bot.replies import tell
@@ -35,19 +35,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
         view = body["view"]
         meta = DeclareMeta.model_validate_json(view["private_metadata"])
         book = deps.book(meta.playbook)
-        form = declare.Form(title=form_value(view, "title"), severity=form_value(view, "severity"),
-                            service=form_value(view, "service"), description=form_value(view, "description"))
         if book is None:
-            await ack(response_action="errors", errors={"title": replies.playbook_gone(meta.playbook)})
+            await ack(response_action="errors", errors={"title": replies.playbook_gone(forms.echo(meta.playbook))})
             return
-        if not form.title:
-            await ack(response_action="errors", errors={"title": replies.TITLE_REQUIRED})
+        form, errors = forms.DeclareForm.read({
+            "title": form_value(view, "title"), "severity": form_value(view, "severity") or book.meta.severity,
+            "service": form_value(view, "service"), "description": form_value(view, "description")})
+        if errors:
+            await ack(response_action="errors", errors=errors)
             return
-        if not form.severity:
-            form = declare.Form(form.title, book.meta.severity, form.service, form.description)
         # Store before answering: if Redis is down the modal stays open and says so, nothing is lost.
         try:
-            created, incident_id = await declare.create(deps, book, form, body["user"]["id"], view["id"])
+            created, incident_id = await declare.create(deps, book, form, user_of(body), view["id"])
         except StorageUnavailable as e:
             await ack(response_action="errors", errors={"title": "Could not declare: " + e.user_message})
             return

@@ -10,18 +10,20 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import modals, replies
 from bot.deps import Deps
 from bot.errors import IncidentClosed
-from bot.handlers import form_value, guarded
+from bot.forms import ResolveForm
+from bot.handlers import form_value, guarded, incident_of_view, user_of
 from bot.ids import Callback, IncidentMeta
+from bot.incident import Incident
 from bot.replies import tell
 from bot.workflows.resolve import resolve
 
 
-async def open_resolve_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident_id: str) -> None:
-    incident = await deps.store.get(incident_id)
+async def open_resolve_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident) -> None:
     if not incident.is_open:
         raise IncidentClosed(incident.name)
-    meta = IncidentMeta(i=incident_id, response_url=body.get("response_url", ""))
-    await client.views_open(trigger_id=body["trigger_id"], view=modals.resolve_modal(incident, meta))
+    meta = IncidentMeta(i=incident.id, response_url=body.get("response_url", ""))
+    resp = await client.views_open(trigger_id=body["trigger_id"], view=modals.resolve_modal(incident, meta))
+    await deps.store.bind_view(str(resp["view"]["id"]), incident.id)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -29,18 +31,18 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @guarded
     async def on_submit(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
-        cause, resolution = form_value(view, "cause"), form_value(view, "resolution")
-        errors = {}
-        if not cause:
-            errors["cause"] = replies.CAUSE_REQUIRED
-        if not resolution:
-            errors["resolution"] = replies.RESOLUTION_REQUIRED
+        form, errors = ResolveForm.read({"cause": form_value(view, "cause"),
+                                         "resolution": form_value(view, "resolution")})
+        meta = IncidentMeta.model_validate_json(view["private_metadata"])
+        incident = await incident_of_view(deps, view, meta.i) if form else None
+        if form and incident is None:
+            errors = {"cause": replies.STALE_FORM}
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        meta = IncidentMeta.model_validate_json(view["private_metadata"])
-        resolved, errors_after = await resolve(deps, meta.i, body["user"]["id"], cause, resolution)
+        assert form is not None and incident is not None
+        resolved, errors_after = await resolve(deps, incident.id, user_of(body), form.cause, form.resolution)
         if errors_after:
             await tell(client, body, replies.resolved_partly(resolved.name, errors_after),
                        response_url=meta.response_url)

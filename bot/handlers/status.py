@@ -10,7 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import modals, replies
 from bot.deps import Deps
 from bot.errors import BadInput, IncidentClosed
-from bot.handlers import form_value, guarded
+from bot.forms import StatusForm
+from bot.handlers import form_value, guarded, incident_here, incident_of_view, user_of
 from bot.ids import Action, Callback, IncidentMeta, StatusMeta
 from bot.incident import Incident, RcaStatus
 from bot.kit import when
@@ -18,9 +19,8 @@ from bot.replies import tell
 from bot.workflows import rca, status
 
 
-async def open_status_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident_id: str) -> None:
-    """The update proposed for where the incident stands, ready to edit. One Redis read, then views.open."""
-    incident = await deps.store.get(incident_id)
+async def open_status_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident) -> None:
+    """The update proposed for where the incident stands, ready to edit."""
     if not incident.is_open:
         raise IncidentClosed(incident.name)
     kind = status.next_kind(incident)
@@ -28,19 +28,20 @@ async def open_status_modal(deps: Deps, client: AsyncWebClient, body: dict[str, 
     meta = StatusMeta(i=incident.id, k=kind, h=status.fingerprint(proposed.plain.strip()),
                       response_url=body.get("response_url", ""))
     view = modals.status_modal(incident, kind, proposed.plain, meta, deps.settings.status_channel)
-    await client.views_open(trigger_id=body["trigger_id"], view=view)
+    resp = await client.views_open(trigger_id=body["trigger_id"], view=view)
+    await deps.store.bind_view(str(resp["view"]["id"]), incident.id)
 
 
 async def status_command(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident,
                          text: str) -> None:
-    await open_status_modal(deps, client, body, incident.id)
+    await open_status_modal(deps, client, body, incident)
 
 
 async def rca_command(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident,
                       text: str) -> None:
     """`/incident rca reviewed` marks it; `/incident rca` says where it stands."""
     if text.lower() == "reviewed":
-        await rca.mark_reviewed(deps, incident.id, body["user_id"])
+        await rca.mark_reviewed(deps, incident.id, user_of(body))
         return
     if text:
         raise BadInput(replies.RCA_USAGE)
@@ -55,19 +56,23 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def on_button(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref = IncidentMeta.model_validate_json(body["actions"][0]["value"])
-        await open_status_modal(deps, client, body, ref.i)
+        await open_status_modal(deps, client, body, await incident_here(deps, body, ref.i))
 
     @app.view(Callback.STATUS)
     @guarded
     async def on_submit(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
-        text, eta = form_value(view, "text"), form_value(view, "eta")
-        if not text:
-            await ack(response_action="errors", errors={"text": replies.UPDATE_REQUIRED})
+        form, errors = StatusForm.read({"text": form_value(view, "text"), "eta": form_value(view, "eta")})
+        meta = StatusMeta.model_validate_json(view["private_metadata"])
+        incident = await incident_of_view(deps, view, meta.i) if form else None
+        if form and incident is None:
+            errors = {"text": replies.STALE_FORM}
+        if errors:
+            await ack(response_action="errors", errors=errors)
             return
         await ack()
-        meta = StatusMeta.model_validate_json(view["private_metadata"])
-        incident = await deps.store.get(meta.i)
+        assert form is not None and incident is not None
+        text, eta = form.text, form.eta
         if not incident.is_open:
             raise IncidentClosed(incident.name)
         if status.fingerprint(text) == meta.h:
@@ -75,7 +80,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             update = status.render(deps, incident, status.next_kind(incident), now_ms=deps.clock(), eta=eta)
         else:
             update = status.typed(meta.k, text)
-        recorded, failures = await status.publish(deps, incident, update, body["user"]["id"], f"status:{view['id']}")
+        recorded, failures = await status.publish(deps, incident, update, user_of(body), f"status:{view['id']}")
         if recorded is not None and failures:
             await tell(client, body, replies.status_partly(incident.name, failures), response_url=meta.response_url)
 
@@ -84,4 +89,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def on_reviewed(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref = IncidentMeta.model_validate_json(body["actions"][0]["value"])
-        await rca.mark_reviewed(deps, ref.i, body["user"]["id"])
+        incident = await incident_here(deps, body, ref.i)
+        await rca.mark_reviewed(deps, incident.id, user_of(body))

@@ -10,8 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import replies
 from bot.deps import Deps
-from bot.errors import NotAnIncidentChannel
-from bot.handlers import guarded
+from bot.errors import BadInput
+from bot.handlers import guarded, incident_here, user_of
 from bot.ids import Action, Callback, EscalationRef
 from bot.incident import Event
 from bot.replies import tell
@@ -24,13 +24,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def on_add(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         channel = body["channel"]["id"]
-        incident_id = await deps.store.incident_for_channel(channel)
-        if incident_id is None:
-            raise NotAnIncidentChannel()
+        incident_id = (await incident_here(deps, body)).id
         message = body["message"]
         link = await client.chat_getPermalink(channel=channel, message_ts=message["ts"])
         # The event id is the message: adding the same message twice keeps one entry.
-        event = Event(type="message_added", actor=body["user"]["id"], at=deps.clock(),
+        event = Event(type="message_added", actor=user_of(body), at=deps.clock(),
                       id=f"msg:{channel}:{message['ts']}",
                       data={"text": message.get("text", ""), "author": message.get("user", ""),
                             "ts": message["ts"], "permalink": link["permalink"]})
@@ -42,5 +40,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def on_ack(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref = EscalationRef.model_validate_json(body["actions"][0]["value"])
-        if not await escalate.acknowledge(deps, ref.i, ref.level, body["user"]["id"]):
+        incident = await incident_here(deps, body, ref.i)
+        book = deps.book(incident.playbook)
+        if book is None or not 0 <= ref.level < len(book.meta.escalation):
+            raise BadInput(replies.OTHER_INCIDENT)
+        if not await escalate.acknowledge(deps, incident.id, ref.level, user_of(body)):
             await tell(client, body, replies.ACK_ALREADY)

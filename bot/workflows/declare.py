@@ -12,6 +12,7 @@ from bot.attempts import attempt_all, reason
 from bot.channels import channel_name
 from bot.deps import Deps
 from bot.errors import BotError
+from bot.forms import DeclareForm
 from bot.incident import Event, Incident, Status
 from bot.playbook import Playbook
 from bot.schedule import plan_for_incident
@@ -22,16 +23,6 @@ log = logging.getLogger(__name__)
 MAX_NAME_ATTEMPTS = 8
 
 
-@dataclass(frozen=True)
-class Form:
-    """What the declare modal gives, already checked."""
-
-    title: str
-    severity: str
-    service: str = ""
-    description: str = ""
-
-
 @dataclass
 class SetUp:
     incident: Incident
@@ -40,7 +31,7 @@ class SetUp:
     failed: dict[str, str] = field(default_factory=dict)  # set-up stages that failed, with the reason
 
 
-async def create(deps: Deps, book: Playbook, form: Form, user: str, request_token: str,
+async def create(deps: Deps, book: Playbook, form: DeclareForm, user: str, request_token: str,
                  source: str = "slash") -> tuple[bool, str]:
     """Store the incident; (created, id). The same request (a modal submitted twice) creates one."""
     now = deps.clock()

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from bot import parts, replies
+from bot import forms, parts, replies
 from bot.deps import Deps
 from bot.errors import BadInput
 from bot.incident import Event, Incident
 from bot.playbook import SEVERITIES
 from bot.sync import sync
 
-MAX_NOTE = 3000
-
 
 async def note(deps: Deps, incident: Incident, user: str, text: str) -> None:
     if not text:
         raise BadInput(replies.NOTE_USAGE)
-    if len(text) > MAX_NOTE:
-        raise BadInput(replies.note_too_long(len(text), MAX_NOTE))
+    try:
+        text = forms.note_text(text)
+    except ValueError as e:
+        raise BadInput(replies.bad_note(str(e))) from None
     await deps.store.add_event(incident.id, Event(type="note", actor=user, at=deps.clock(), data={"text": text}))
     # Echo it, so the channel and the timeline tell the same story.
     await deps.client.chat_postMessage(channel=incident.channel_id, text=replies.noted(user, text))

@@ -1,0 +1,119 @@
+"""What people may type, checked on the server: the same limits the modals are built with, control and
+invisible characters removed, at least one visible character where something is required."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from bot.playbook import SEVERITIES
+
+TITLE_MAX, SERVICE_MAX, DESCRIPTION_MAX = 120, 100, 2000
+CAUSE_MAX = RESOLUTION_MAX = 2000
+UPDATE_MAX, ETA_MAX = 3000, 100
+NOTE_MAX = 3000
+ECHO_MAX = 40  # how much of an unknown word is repeated back
+
+# Slack user ids as they appear in payloads and mentions (our tests' ids use `_`); nothing that can
+# close a `<@…>` mention.
+USER_ID = re.compile(r"^[UWB][A-Z0-9_]{1,30}$")
+
+
+def clean(text: str, *, multiline: bool = False) -> str:
+    """Without control characters (newlines and tabs kept in multi-line fields) or invisible formatting
+    characters (zero-width spaces, direction overrides), trimmed."""
+    keep = "\n\t" if multiline else ""
+    return "".join(c for c in text if c in keep or unicodedata.category(c) not in ("Cc", "Cf")).strip()
+
+
+def _cleaned(value: Any, *, multiline: bool, limit: int, required: bool) -> str:
+    text = clean(str(value or ""), multiline=multiline)
+    if required and not text:
+        raise ValueError("write at least one visible character")
+    if len(text) > limit:
+        raise ValueError(f"keep it under {limit} characters (this is {len(text)})")
+    return text
+
+
+class _Form(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    @classmethod
+    def read(cls, values: dict[str, str]) -> tuple[Any, dict[str, str]]:
+        """(the form, {}) or (None, {block id: what to fix}) for `response_action: errors`."""
+        try:
+            return cls.model_validate(values), {}
+        except ValidationError as e:
+            errors: dict[str, str] = {}
+            for err in e.errors():
+                field = str(err["loc"][0]) if err["loc"] else "title"
+                errors.setdefault(field, str(err["msg"]).removeprefix("Value error, ").capitalize() + ".")
+            return None, errors
+
+
+class DeclareForm(_Form):
+    title: str
+    severity: str
+    service: str = ""
+    description: str = ""
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _title(cls, v: Any) -> str:
+        return _cleaned(v, multiline=False, limit=TITLE_MAX, required=True)
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity(cls, v: Any) -> str:
+        if v not in SEVERITIES:
+            raise ValueError(f"choose one of {', '.join(SEVERITIES)}")
+        return str(v)
+
+    @field_validator("service", mode="before")
+    @classmethod
+    def _service(cls, v: Any) -> str:
+        return _cleaned(v, multiline=False, limit=SERVICE_MAX, required=False)
+
+    @field_validator("description", mode="before")
+    @classmethod
+    def _description(cls, v: Any) -> str:
+        return _cleaned(v, multiline=True, limit=DESCRIPTION_MAX, required=False)
+
+
+class ResolveForm(_Form):
+    cause: str
+    resolution: str
+
+    @field_validator("cause", "resolution", mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> str:
+        return _cleaned(v, multiline=True, limit=CAUSE_MAX, required=True)
+
+
+class StatusForm(_Form):
+    text: str
+    eta: str = ""
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _update(cls, v: Any) -> str:
+        return _cleaned(v, multiline=True, limit=UPDATE_MAX, required=True)
+
+    @field_validator("eta", mode="before")
+    @classmethod
+    def _eta(cls, v: Any) -> str:
+        return _cleaned(v, multiline=False, limit=ETA_MAX, required=False)
+
+
+def note_text(text: str) -> str:
+    """A note typed after `/incident note`; ValueError says what to fix."""
+    return _cleaned(text, multiline=True, limit=NOTE_MAX, required=True)
+
+
+def echo(word: str) -> str:
+    """A word a person typed, short enough to repeat back to them."""
+    word = clean(word)
+    return word if len(word) <= ECHO_MAX else word[: ECHO_MAX - 1] + "…"
