@@ -122,6 +122,10 @@ def unknown_command(word: str) -> str:
     return f"`{escape(word)}` is not a playbook or a command." if word else "That is not a playbook or a command."
 
 
+def no_such_user(uid: str, why: str) -> str:
+    return f"Slack does not know the user `{escape(uid)}` ({escape(why)}); mention them with @ from the list."
+
+
 def bad_note(problem: str) -> str:
     return f"That note can't be added: {problem}."
 

@@ -13,7 +13,8 @@ from bot.embedded_redis import free_port, redis_server_binary
 
 
 class RedisServer:
-    def __init__(self) -> None:
+    def __init__(self, extra: list[str] | None = None) -> None:
+        self.extra = extra or []
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="ib-redis-"))
         self.process: subprocess.Popen[bytes] | None = None
@@ -25,7 +26,7 @@ class RedisServer:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [redis_server_binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir),
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+             "--appendonly", "yes", "--appendfsync", "always", "--save", "", *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
@@ -33,7 +34,7 @@ class RedisServer:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
                     s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
+                    if s.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                         return
             except OSError:
                 time.sleep(0.05)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import blocks, replies
@@ -66,6 +67,10 @@ async def _commander(deps: Deps, client: AsyncWebClient, body: dict[str, Any], i
         target = user_of(body)
     elif m and USER_ID.match(m.group(1)):
         target = m.group(1)
+        try:
+            await client.users_info(user=target)
+        except SlackApiError as e:
+            raise BadInput(replies.no_such_user(target, str(e.response.get("error")))) from None
     else:
         raise BadInput(replies.COMMANDER_USAGE)
     await details.set_commander(deps, incident, user_of(body), target)
