@@ -70,6 +70,11 @@ def topic(incident: Incident, book: Playbook) -> str:
 
 
 def announcement(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
+    if incident.private:  # that there is one, and how bad; nothing of what or who
+        state = "is open" if incident.is_open else \
+            f"was resolved after {format_duration((incident.resolved_at - incident.declared_at) / 1000)}"
+        text = f"🔒 A private incident, *{incident.name}* [{incident.severity}], {state}."
+        return f"{incident.name} (private)", [section(text)]
     text = (f"🚨 *{incident.name}* [{incident.severity}] {escape(incident.title)} — declared by "
             f"{user(incident.declared_by)} with the *{escape(book.meta.title)}* playbook. "
             f"Join {channel_name_hint(incident)}.")

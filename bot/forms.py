@@ -16,6 +16,7 @@ CAUSE_MAX = RESOLUTION_MAX = 2000
 UPDATE_MAX, ETA_MAX = 3000, 100
 NOTE_MAX = 3000
 ECHO_MAX = 40  # how much of an unknown word is repeated back
+PRIVATE = "private"  # the declare modal's checkbox, and the `--private` flag after `/incident <playbook>`
 
 # Slack user ids as they appear in payloads and mentions (our tests' ids use `_`); nothing that can
 # close a `<@…>` mention.
@@ -59,6 +60,12 @@ class DeclareForm(_Form):
     severity: str
     service: str = ""
     description: str = ""
+    private: bool = False
+
+    @field_validator("private", mode="before")
+    @classmethod
+    def _private(cls, v: Any) -> bool:
+        return bool(v == PRIVATE)
 
     @field_validator("title", mode="before")
     @classmethod
@@ -111,6 +118,13 @@ class StatusForm(_Form):
 def note_text(text: str) -> str:
     """A note typed after `/incident note`; ValueError says what to fix."""
     return _cleaned(text, multiline=True, limit=NOTE_MAX, required=True)
+
+
+def private_flag(text: str) -> tuple[str, bool]:
+    """`/incident perf --private Checkout slow` → ("Checkout slow", True)."""
+    words = text.split()
+    flag = f"--{PRIVATE}"
+    return " ".join(w for w in words if w != flag), flag in words
 
 
 def echo(word: str) -> str:

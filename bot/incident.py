@@ -53,6 +53,7 @@ class Incident(BaseModel):
     declared_by: str
     declared_at: int
     channel_id: str = ""
+    private: bool = False  # a private channel; the announcement and status channel learn nothing of it
     channel_name: str = ""
     card_ts: str = ""
     announcement_channel: str = ""  # the id of ANNOUNCE_CHANNEL, as Slack answered the post

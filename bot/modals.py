@@ -46,7 +46,7 @@ def form(callback: str, title: str, submit: str, meta: BaseModel, form: list[Blo
             "private_metadata": meta.model_dump_json(), "blocks": form}
 
 
-def declare_modal(book: Playbook, title: str, meta: DeclareMeta) -> dict[str, Any]:
+def declare_modal(book: Playbook, title: str, meta: DeclareMeta, *, private: bool = False) -> dict[str, Any]:
     sev_options = [{"text": text_obj(s, plain=True), "value": s} for s in SEVERITIES]
     severity = {
         "type": "input", "block_id": "severity", "label": text_obj("Severity", plain=True),
@@ -62,7 +62,18 @@ def declare_modal(book: Playbook, title: str, meta: DeclareMeta) -> dict[str, An
         field("service", "Affected service", optional=True, max_length=forms.SERVICE_MAX),
         field("description", "Description", multiline=True, optional=True, max_length=forms.DESCRIPTION_MAX,
                placeholder="What is happening, since when, who is affected"),
+        _private_box(private),
     ])
+
+
+def _private_box(checked: bool) -> Block:
+    option = {"text": text_obj("Private incident", plain=True), "value": forms.PRIVATE,
+              "description": text_obj("Private channel; announced without title or people", plain=True)}
+    element: dict[str, Any] = {"type": "checkboxes", "action_id": "value", "options": [option]}
+    if checked:
+        element["initial_options"] = [option]
+    return {"type": "input", "block_id": "private", "optional": True, "label": text_obj("Visibility", plain=True),
+            "element": element}
 
 
 def resolve_modal(incident: Incident, meta: IncidentMeta) -> dict[str, Any]:

@@ -64,6 +64,7 @@ ACK_ALREADY = "This escalation was already acknowledged."
 ACK_NOT_SENT = "That escalation has not been sent, so there is nothing to acknowledge."
 OTHER_INCIDENT = ("That belongs to another incident, so nothing was changed. "
                   "Use the buttons and commands in that incident's own channel.")
+MEMBERS_ONLY = "Only members of the incident channel can change this incident; ask someone in it to add you."
 STALE_FORM = "This form no longer matches its incident; close it and open it again from the incident channel."
 BAD_USER = "That does not look like a Slack user; mention them with @, e.g. `/incident commander @dana`."
 ADDED_TO_TIMELINE = "Added to the timeline."

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     shutdown_timeout: float = 10.0
     # A request whose body has not fully arrived by then is dropped (a slow sender holds a connection).
     request_body_timeout: float = 10.0
+    # Only members of an incident's channel may change it (needs the channels:read and groups:read scopes).
+    restrict_to_members: bool = False
     # How often each replica looks for due escalations; the on-time promise is one second.
     scheduler_interval: float = 0.2
     # A replica that claimed a ping and died is replaced after this long.

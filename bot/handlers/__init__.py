@@ -60,6 +60,8 @@ def form_value(view: dict[str, Any], block: str) -> str:
     element = (view.get("state", {}).get("values", {}).get(block) or {}).get("value") or {}
     if element.get("type") == "static_select":
         return str((element.get("selected_option") or {}).get("value") or "")
+    if element.get("type") == "checkboxes":
+        return ",".join(str(o.get("value") or "") for o in element.get("selected_options") or [])
     return str(element.get("value") or "").strip()
 
 
@@ -73,17 +75,38 @@ async def incident_here(deps: Deps, body: dict[str, Any], claimed: str | None = 
     if claimed is not None and claimed != incident_id:
         raise BadInput(replies.OTHER_INCIDENT)
     logs.bind(incident=incident_id)
-    return await deps.store.get(incident_id)
+    incident = await deps.store.get(incident_id)
+    await _member_or_refuse(deps, incident, body)
+    return incident
 
 
-async def incident_of_view(deps: Deps, view: dict[str, Any], claimed: str) -> Incident | None:
+async def _member_or_refuse(deps: Deps, incident: Incident, body: dict[str, Any]) -> None:
+    """With RESTRICT_TO_MEMBERS, only people in the incident channel may change the incident."""
+    if deps.settings.restrict_to_members and not await _is_member(deps, incident.channel_id, user_of(body)):
+        raise BadInput(replies.MEMBERS_ONLY)
+
+
+async def _is_member(deps: Deps, channel: str, user: str) -> bool:
+    cursor = ""
+    while True:
+        resp = await deps.client.conversations_members(channel=channel, limit=200, cursor=cursor or None)
+        if user in resp.get("members", []):
+            return True
+        cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
+        if not cursor:
+            return False
+
+
+async def incident_of_view(deps: Deps, body: dict[str, Any], claimed: str) -> Incident | None:
     """The incident a submitted modal belongs to, by the view id we stored when opening it; None when the
     modal's own claim disagrees (or it was never ours)."""
-    bound = await deps.store.view_incident(str(view.get("id") or ""))
+    bound = await deps.store.view_incident(str(body["view"].get("id") or ""))
     if bound is None or bound != claimed:
         return None
     logs.bind(incident=bound)
-    return await deps.store.get(bound)
+    incident = await deps.store.get(bound)
+    await _member_or_refuse(deps, incident, body)
+    return incident
 
 
 def user_of(body: dict[str, Any]) -> str:

@@ -21,11 +21,13 @@ from bot.workflows import declare
 log = logging.getLogger(__name__)
 
 
-async def open_modal(client: AsyncWebClient, body: dict[str, Any], book: Playbook, title: str) -> None:
+async def open_modal(client: AsyncWebClient, body: dict[str, Any], book: Playbook, text: str) -> None:
     # No Redis or other call before views.open: the trigger id lives three seconds.
+    title, private = forms.private_flag(text)
     meta = DeclareMeta(playbook=book.key, channel=body.get("channel_id", ""),
                        response_url=body.get("response_url", ""))
-    await client.views_open(trigger_id=body["trigger_id"], view=modals.declare_modal(book, title, meta))
+    await client.views_open(trigger_id=body["trigger_id"],
+                            view=modals.declare_modal(book, title, meta, private=private))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -40,7 +42,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         form, errors = forms.DeclareForm.read({
             "title": form_value(view, "title"), "severity": form_value(view, "severity") or book.meta.severity,
-            "service": form_value(view, "service"), "description": form_value(view, "description")})
+            "service": form_value(view, "service"), "description": form_value(view, "description"),
+            "private": form_value(view, "private")})
         if errors:
             await ack(response_action="errors", errors=errors)
             return

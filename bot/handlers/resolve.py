@@ -34,7 +34,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         form, errors = ResolveForm.read({"cause": form_value(view, "cause"),
                                          "resolution": form_value(view, "resolution")})
         meta = IncidentMeta.model_validate_json(view["private_metadata"])
-        incident = await incident_of_view(deps, view, meta.i) if form else None
+        incident = await incident_of_view(deps, body, meta.i) if form else None
         if form and incident is None:
             errors = {"cause": replies.STALE_FORM}
         if errors:

@@ -64,7 +64,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         view = body["view"]
         form, errors = StatusForm.read({"text": form_value(view, "text"), "eta": form_value(view, "eta")})
         meta = StatusMeta.model_validate_json(view["private_metadata"])
-        incident = await incident_of_view(deps, view, meta.i) if form else None
+        incident = await incident_of_view(deps, body, meta.i) if form else None
         if form and incident is None:
             errors = {"text": replies.STALE_FORM}
         if errors:

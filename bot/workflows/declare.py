@@ -38,7 +38,8 @@ async def create(deps: Deps, book: Playbook, form: DeclareForm, user: str, reque
     incident_id = await deps.store.next_incident_id()
     fields = {"id": incident_id, "playbook": book.key, "title": form.title, "severity": form.severity,
               "service": form.service, "description": form.description, "status": Status.OPEN, "phase": "0",
-              "commander": user, "declared_by": user, "declared_at": str(now)}
+              "commander": user, "declared_by": user, "declared_at": str(now),
+              "private": "1" if form.private else "0"}
     event = Event(type="declared", actor=user, at=now,
                   data={"title": form.title, "severity": form.severity, "playbook": book.key})
     created, incident_id = await deps.store.create_incident(incident_id, request_token, fields, event)
@@ -51,7 +52,7 @@ async def _create_channel(deps: Deps, incident: Incident) -> tuple[str, str]:
     for attempt in range(MAX_NAME_ATTEMPTS):
         name = channel_name(incident.playbook, incident.title, incident.declared_at, attempt)
         try:
-            resp = await deps.client.conversations_create(name=name, is_private=False)
+            resp = await deps.client.conversations_create(name=name, is_private=incident.private)
             return str(resp["channel"]["id"]), name
         except SlackApiError as e:
             if e.response.get("error") != "name_taken":

@@ -77,6 +77,9 @@ async def _resolved_update_and_rca(deps: Deps, incident_id: str, user: str) -> N
     failures: list[str] = []
     try:
         incident = await deps.store.get(incident_id)
+        if incident.private and incident.status_updates == 0:  # nobody in it chose to tell the status channel
+            await rca.post(deps, incident)
+            return
         update = status.render(deps, incident, status.RESOLVED, now_ms=deps.clock())
         _, failures = await status.publish(deps, incident, update, user, f"status:resolved:{incident_id}")
     except TemplateFailed as e:
