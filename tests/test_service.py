@@ -188,6 +188,14 @@ async def test_start_up_errors_are_one_line_naming_the_setting(fake_slack, redis
         lines = err.strip().splitlines()
         assert len(lines) == 1 and setting in lines[0] and "Traceback" not in err, err
         assert TOKEN not in err
+    # Socket Mode with an app-level token Slack refuses: one line, not a reconnect loop of tracebacks.
+    fake_slack.fail("apps.connections.open", "invalid_auth")
+    env = bot_env(REDIS_URL=redis_url, SLACK_API_URL=fake_slack.url, SLACK_APP_TOKEN="xapp-1-revoked",
+                  PORT=str(free_port()))
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _, err = await asyncio.to_thread(proc.communicate, timeout=15)
+    assert proc.returncode == 1 and err.strip().count("\n") == 0 and "SLACK_APP_TOKEN" in err, err
 
 
 def test_check_needs_no_slack_settings_and_lists_every_problem(tmp_path):
