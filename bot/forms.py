@@ -3,11 +3,12 @@ invisible characters removed, at least one visible character where something is 
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from bot.playbook import SEVERITIES
 
@@ -30,7 +31,7 @@ def clean(text: str, *, multiline: bool = False) -> str:
     return "".join(c for c in text if c in keep or unicodedata.category(c) not in ("Cc", "Cf")).strip()
 
 
-def _cleaned(value: Any, *, multiline: bool, limit: int, required: bool) -> str:
+def _cleaned(value: Any, *, multiline: bool = False, limit: int, required: bool = False) -> str:
     text = clean(str(value or ""), multiline=multiline)
     if required and not text:
         raise ValueError("write at least one visible character")
@@ -39,11 +40,14 @@ def _cleaned(value: Any, *, multiline: bool, limit: int, required: bool) -> str:
     return text
 
 
+F = TypeVar("F", bound="_Form")
+
+
 class _Form(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     @classmethod
-    def read(cls, values: dict[str, str]) -> tuple[Any, dict[str, str]]:
+    def read(cls: type[F], values: dict[str, str]) -> tuple[F | None, dict[str, str]]:
         """(the form, {}) or (None, {block id: what to fix}) for `response_action: errors`."""
         try:
             return cls.model_validate(values), {}
@@ -55,64 +59,32 @@ class _Form(BaseModel):
             return None, errors
 
 
+def _text(limit: int, *, multiline: bool = False, required: bool = False) -> BeforeValidator:
+    return BeforeValidator(functools.partial(_cleaned, multiline=multiline, limit=limit, required=required))
+
+
+def _severity(value: Any) -> str:
+    if value not in SEVERITIES:
+        raise ValueError(f"choose one of {', '.join(SEVERITIES)}")
+    return str(value)
+
+
 class DeclareForm(_Form):
-    title: str
-    severity: str
-    service: str = ""
-    description: str = ""
-    private: bool = False
-
-    @field_validator("private", mode="before")
-    @classmethod
-    def _private(cls, v: Any) -> bool:
-        return bool(v == PRIVATE)
-
-    @field_validator("title", mode="before")
-    @classmethod
-    def _title(cls, v: Any) -> str:
-        return _cleaned(v, multiline=False, limit=TITLE_MAX, required=True)
-
-    @field_validator("severity", mode="before")
-    @classmethod
-    def _severity(cls, v: Any) -> str:
-        if v not in SEVERITIES:
-            raise ValueError(f"choose one of {', '.join(SEVERITIES)}")
-        return str(v)
-
-    @field_validator("service", mode="before")
-    @classmethod
-    def _service(cls, v: Any) -> str:
-        return _cleaned(v, multiline=False, limit=SERVICE_MAX, required=False)
-
-    @field_validator("description", mode="before")
-    @classmethod
-    def _description(cls, v: Any) -> str:
-        return _cleaned(v, multiline=True, limit=DESCRIPTION_MAX, required=False)
+    title: Annotated[str, _text(TITLE_MAX, required=True)]
+    severity: Annotated[str, BeforeValidator(_severity)]
+    service: Annotated[str, _text(SERVICE_MAX)] = ""
+    description: Annotated[str, _text(DESCRIPTION_MAX, multiline=True)] = ""
+    private: Annotated[bool, BeforeValidator(lambda v: v == PRIVATE)] = False
 
 
 class ResolveForm(_Form):
-    cause: str
-    resolution: str
-
-    @field_validator("cause", "resolution", mode="before")
-    @classmethod
-    def _text(cls, v: Any) -> str:
-        return _cleaned(v, multiline=True, limit=CAUSE_MAX, required=True)
+    cause: Annotated[str, _text(CAUSE_MAX, multiline=True, required=True)]
+    resolution: Annotated[str, _text(RESOLUTION_MAX, multiline=True, required=True)]
 
 
 class StatusForm(_Form):
-    text: str
-    eta: str = ""
-
-    @field_validator("text", mode="before")
-    @classmethod
-    def _update(cls, v: Any) -> str:
-        return _cleaned(v, multiline=True, limit=UPDATE_MAX, required=True)
-
-    @field_validator("eta", mode="before")
-    @classmethod
-    def _eta(cls, v: Any) -> str:
-        return _cleaned(v, multiline=False, limit=ETA_MAX, required=False)
+    text: Annotated[str, _text(UPDATE_MAX, multiline=True, required=True)]
+    eta: Annotated[str, _text(ETA_MAX)] = ""
 
 
 def note_text(text: str) -> str:

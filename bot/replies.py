@@ -101,6 +101,10 @@ def playbook_gone(key: str) -> str:
     return f"Playbook {key!r} is no longer loaded; close and retry."
 
 
+def could_not_declare(why: str) -> str:
+    return f"Could not declare: {why}"
+
+
 def not_declared(name: str, why: str) -> str:
     return (f"⚠️ {name} could not be declared: Slack refused to create the channel ({escape(why)}). "
             "It is recorded as failed; please declare again.")

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError, plain_reason
@@ -51,18 +51,13 @@ class Settings(BaseSettings):
     statuspage_page_id: str | None = None
     statuspage_api_url: str = "https://api.statuspage.io"
 
-    @field_validator("slack_bot_token")
+    @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
-    def _bot_token(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and not v.get_secret_value().startswith("xoxb-"):
-            raise ValueError("expected a bot token starting with xoxb-")
-        return v
-
-    @field_validator("slack_app_token")
-    @classmethod
-    def _app_token(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and not v.get_secret_value().startswith("xapp-"):
-            raise ValueError("expected an app-level token starting with xapp-")
+    def _token(cls, v: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        bot = info.field_name == "slack_bot_token"
+        prefix, kind = ("xoxb-", "a bot token") if bot else ("xapp-", "an app-level token")
+        if v is not None and not v.get_secret_value().startswith(prefix):
+            raise ValueError(f"expected {kind} starting with {prefix}")
         return v
 
     @field_validator("slack_api_url")

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import logs, replies
 from bot.deps import Deps
 from bot.errors import BadInput, NotAnIncidentChannel
-from bot.forms import USER_ID
+from bot.forms import USER_ID, F
 from bot.incident import Incident
 from bot.replies import report
 
@@ -107,6 +107,22 @@ async def incident_of_view(deps: Deps, body: dict[str, Any], claimed: str) -> In
     incident = await deps.store.get(bound)
     await _member_or_refuse(deps, incident, body)
     return incident
+
+
+async def submitted(deps: Deps, ack: Any, body: dict[str, Any], form_type: type[F],
+                    claimed: str) -> tuple[F, Incident] | None:
+    """A submitted modal's form, checked, and the incident it was opened for. Anything wrong is answered on
+    the form itself (`response_action: errors`) and None returned; otherwise the submit is acked."""
+    fields = list(form_type.model_fields)
+    form, errors = form_type.read({name: form_value(body["view"], name) for name in fields})
+    incident = await incident_of_view(deps, body, claimed) if form else None
+    if form is not None and incident is None:
+        errors = {fields[0]: replies.STALE_FORM}
+    if form is None or incident is None:
+        await ack(response_action="errors", errors=errors)
+        return None
+    await ack()
+    return form, incident
 
 
 def user_of(body: dict[str, Any]) -> str:

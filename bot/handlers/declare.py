@@ -44,14 +44,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
             "title": form_value(view, "title"), "severity": form_value(view, "severity") or book.meta.severity,
             "service": form_value(view, "service"), "description": form_value(view, "description"),
             "private": form_value(view, "private")})
-        if errors:
+        if form is None:
             await ack(response_action="errors", errors=errors)
             return
         # Store before answering: if Redis is down the modal stays open and says so, nothing is lost.
         try:
             created, incident_id = await declare.create(deps, book, form, user_of(body), view["id"])
         except StorageUnavailable as e:
-            await ack(response_action="errors", errors={"title": "Could not declare: " + e.user_message})
+            await ack(response_action="errors", errors={"title": replies.could_not_declare(e.user_message)})
             return
         await ack()
         if not created:

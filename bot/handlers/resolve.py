@@ -11,7 +11,7 @@ from bot import modals, replies
 from bot.deps import Deps
 from bot.errors import IncidentClosed
 from bot.forms import ResolveForm
-from bot.handlers import form_value, guarded, incident_of_view, user_of
+from bot.handlers import guarded, submitted, user_of
 from bot.ids import Callback, IncidentMeta
 from bot.incident import Incident
 from bot.replies import tell
@@ -30,18 +30,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(Callback.RESOLVE)
     @guarded
     async def on_submit(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        view = body["view"]
-        form, errors = ResolveForm.read({"cause": form_value(view, "cause"),
-                                         "resolution": form_value(view, "resolution")})
-        meta = IncidentMeta.model_validate_json(view["private_metadata"])
-        incident = await incident_of_view(deps, body, meta.i) if form else None
-        if form and incident is None:
-            errors = {"cause": replies.STALE_FORM}
-        if errors:
-            await ack(response_action="errors", errors=errors)
+        meta = IncidentMeta.model_validate_json(body["view"]["private_metadata"])
+        done = await submitted(deps, ack, body, ResolveForm, meta.i)
+        if done is None:
             return
-        await ack()
-        assert form is not None and incident is not None
+        form, incident = done
         resolved, errors_after = await resolve(deps, incident.id, user_of(body), form.cause, form.resolution)
         if errors_after:
             await tell(client, body, replies.resolved_partly(resolved.name, errors_after),

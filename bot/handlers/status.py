@@ -11,7 +11,7 @@ from bot import modals, replies
 from bot.deps import Deps
 from bot.errors import BadInput, IncidentClosed
 from bot.forms import StatusForm
-from bot.handlers import form_value, guarded, incident_here, incident_of_view, user_of
+from bot.handlers import guarded, incident_here, submitted, user_of
 from bot.ids import Action, Callback, IncidentMeta, StatusMeta
 from bot.incident import Incident, RcaStatus
 from bot.kit import when
@@ -62,16 +62,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @guarded
     async def on_submit(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
-        form, errors = StatusForm.read({"text": form_value(view, "text"), "eta": form_value(view, "eta")})
         meta = StatusMeta.model_validate_json(view["private_metadata"])
-        incident = await incident_of_view(deps, body, meta.i) if form else None
-        if form and incident is None:
-            errors = {"text": replies.STALE_FORM}
-        if errors:
-            await ack(response_action="errors", errors=errors)
+        done = await submitted(deps, ack, body, StatusForm, meta.i)
+        if done is None:
             return
-        await ack()
-        assert form is not None and incident is not None
+        form, incident = done
         text, eta = form.text, form.eta
         if not incident.is_open:
             raise IncidentClosed(incident.name)
