@@ -134,6 +134,6 @@ def lifecycle(deps: Deps, bolt: AsyncApp, run_scheduler: bool):  # type: ignore[
         yield
         if scheduler:
             await scheduler.stop(deps.settings.shutdown_timeout)
-        await deps.store.close()
+        await deps.aclose()
 
     return ctx

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import aiohttp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.playbook import Playbook
@@ -15,6 +17,16 @@ from bot.store import Store
 from bot.templating import Templates
 
 Clock = Callable[[], int]
+# Connections to Slack kept open by one process: enough for a burst of clicks, each call short.
+HTTP_CONNECTIONS = 100
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def wall_clock_ms() -> int:
@@ -29,14 +41,25 @@ class Deps:
     clock: Clock = wall_clock_ms
     # Compiled once at start-up (main passes the set `check` already rendered); built here if not given.
     templates: Templates = field(default=None)  # type: ignore[assignment]
-    # One Web API client for the process: Bolt's listeners, the scheduler and the workflows share it.
+    # One Web API client for the process: Bolt's listeners, the scheduler and the workflows share it,
+    # and with it one pool of kept-alive connections to Slack.
     client: AsyncWebClient = field(default=None)  # type: ignore[assignment]
+    http: aiohttp.ClientSession | None = None
 
     def __post_init__(self) -> None:
         if self.templates is None:
             self.templates = Templates.load(self.settings.templates_dir, self.playbooks)
         if self.client is None:
-            self.client = make_client(self.settings)
+            if self.http is None and _loop_running():
+                self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS,
+                                                                                 keepalive_timeout=60))
+            self.client = make_client(self.settings, self.http)
+
+    async def aclose(self) -> None:
+        """Close what the process holds open: Slack connections, then Redis."""
+        if self.http is not None:
+            await self.http.close()
+        await self.store.close()
 
     def book(self, key: str) -> Playbook | None:
         return self.playbooks.get(key)

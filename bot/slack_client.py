@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
@@ -35,8 +36,8 @@ class MeteredWebClient(AsyncWebClient):
             metrics.SLACK_SECONDS.labels(method=api_method).observe(time.perf_counter() - started)
 
 
-def make_client(settings: Settings) -> AsyncWebClient:
-    client = MeteredWebClient(token=settings.bot_token, base_url=settings.slack_api_url)
+def make_client(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    client = MeteredWebClient(token=settings.bot_token, base_url=settings.slack_api_url, session=session)
     client.retry_handlers.extend([AsyncRateLimitErrorRetryHandler(max_retry_count=3),
                                   AsyncServerErrorRetryHandler(max_retry_count=2)])
     return client
