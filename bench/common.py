@@ -21,8 +21,8 @@ import aiohttp
 import psutil
 
 from bot.embedded_redis import free_port
+from slackfake import BOT_USER, Channel, FakeSlack
 from tests.driver import SIGNING_SECRET
-from tests.fake_slack import BOT_USER, Channel, FakeSlack
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable

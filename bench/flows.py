@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
+from slackfake import FakeSlack
 from tests.driver import SlackDriver
-from tests.fake_slack import FakeSlack
 
 
 def command_body(fake: FakeSlack, text: str, *, user: str = "U_DECLARER", channel: str = "C_GENERAL") -> str:

@@ -3,7 +3,7 @@
 
 Sections: ack, declare, clicks, escalation, footprint (default: all, in that order). Everything runs on
 127.0.0.1: one real redis-server (tests/redis_server.py: AOF on, appendfsync always, as the embedded one),
-the tests' fake Slack Web API in this process, and the bot as separate `python -m bot serve --http`
+the fake Slack Web API (slackfake) in this process, and the bot as separate `python -m bot serve --http`
 processes (or in this process where the benchmark must look inside it; each section says which).
 """
 
@@ -69,7 +69,7 @@ async def main_async(sections: list[str]) -> int:
         config = await client.config_get("append*")
         conds = conditions(info, config)
         conds["set-up"] = ("everything on 127.0.0.1; one redis-server for the run (flushed per benchmark); fake Slack "
-                           "(tests/fake_slack.py) in the harness process; bot = `python -m bot serve --http` "
+                           "(slackfake) in the harness process; bot = `python -m bot serve --http` "
                            "processes unless a row says otherwise (ack: launched through bench.variant gclog, "
                            "which only adds a GC-pause log); ack: bot and floor pinned to CPU 1, load generator, "
                            "fake Slack and Redis to CPU 0")

@@ -18,8 +18,8 @@ from bot.playbook import load_playbooks
 from bot.settings import load_settings
 from bot.store import Store, connect
 from bot.templating import Templates
+from slackfake import FakeSlack
 from tests.driver import SIGNING_SECRET, SlackDriver
-from tests.fake_slack import FakeSlack
 from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from slackfake import FakeSlack
 from tests.conftest import Bot, eventually
 from tests.driver import SlackDriver
-from tests.fake_slack import FakeSlack
 
 
 @dataclass

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import keys
+from slackfake import FakeSlack
 from tests.conftest import Bot, BotFactory, eventually
 from tests.driver import SlackDriver
-from tests.fake_slack import FakeSlack
 from tests.flows import all_text, card, declare, phase_message, phase_messages
 from tests.test_escalation import pings
 from tests.test_status import open_modal, proposed, rca_file, status_posts

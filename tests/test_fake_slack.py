@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from tests.fake_slack import FakeSlack, validate_blocks
+from slackfake import FakeSlack, validate_blocks
 
 
 @pytest_asyncio.fixture
@@ -152,6 +152,33 @@ async def test_block_limits(fake: FakeSlack, client: AsyncWebClient) -> None:
     assert "10" in (validate_blocks([{"type": "actions", "elements": [boxes]}]) or "")
 
 
+def test_block_kit_checks_from_slack_sdk_and_by_hand() -> None:
+    def option(value: str, text: str = "o") -> dict[str, Any]:
+        return {"text": {"type": "plain_text", "text": text}, "value": value}
+
+    def actions(*elements: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"type": "actions", "elements": list(elements)}]
+
+    # slack_sdk's validators: option value length, overflow size, date format, required fields.
+    select = {"type": "static_select", "action_id": "s", "options": [option("v" * 151)]}
+    assert "150" in (validate_blocks(actions(select)) or "")
+    overflow = {"type": "overflow", "action_id": "o", "options": [option(str(i)) for i in range(6)]}
+    assert "between 1 and 5" in (validate_blocks(actions(overflow)) or "")
+    date = {"type": "datepicker", "action_id": "d", "initial_date": "2024-1-1"}
+    assert "YYYY-MM-DD" in (validate_blocks(actions(date)) or "")
+    assert "alt_text" in (validate_blocks([{"type": "image", "image_url": "https://example.com/a.png"}]) or "")
+    # By hand: what slack_sdk does not check.
+    select = {"type": "static_select", "action_id": "s", "options": [option("a")], "initial_option": option("b")}
+    assert "initial_option" in (validate_blocks(actions(select)) or "")
+    button = {"type": "button", "text": {"type": "plain_text", "text": "b"}, "action_id": "same"}
+    assert "unique" in (validate_blocks(actions(button, button)) or "")
+    label = {"type": "plain_text", "text": "Label"}
+    assert "not allowed" in (validate_blocks([{"type": "input", "label": label, "element": button}]) or "")
+    mrkdwn = {"type": "static_select", "action_id": "s", "options": [{"text": {"type": "mrkdwn", "text": "*o*"},
+                                                                        "value": "o"}]}
+    assert "plain_text" in (validate_blocks(actions(mrkdwn)) or "")
+
+
 @pytest.mark.asyncio
 async def test_rate_limit_is_retried_by_the_sdk(fake: FakeSlack) -> None:
     client = AsyncWebClient(base_url=fake.url, token="xoxb-test",
@@ -204,6 +231,10 @@ async def test_views(fake: FakeSlack, client: AsyncWebClient) -> None:
     assert await error_of(client.views_open(trigger_id="trig-1", view=view)) == "expired_trigger_id"
     long_title = {**view, "title": {"type": "plain_text", "text": "x" * 25}}
     assert await error_of(client.views_open(trigger_id="trig-2", view=long_title)) == "invalid_arguments"
+    long_metadata = {**view, "private_metadata": "m" * 3001}
+    assert await error_of(client.views_open(trigger_id="trig-3", view=long_metadata)) == "invalid_arguments"
+    bad_block = {**view, "blocks": [{"type": "sectoin"}]}
+    assert await error_of(client.views_open(trigger_id="trig-4", view=bad_block)) == "invalid_blocks"
     updated = await client.views_update(view_id=vid, view={**view, "private_metadata": "m"},
                                         hash=opened["view"]["hash"])
     assert updated["view"]["id"] == vid and fake.views[vid]["private_metadata"] == "m"

@@ -11,7 +11,7 @@ from bot.errors import ConfigError
 from bot.incident import Incident, StepState
 from bot.playbook import PHASES, load_playbooks, parse_playbook
 from bot.schedule import DueKind, plan_for_incident
-from tests.fake_slack import validate_blocks
+from slackfake import validate_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = load_playbooks(ROOT / "playbooks")
