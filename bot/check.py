@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot import sample
-from bot.durations import format_duration
+from bot.durations import format_duration, in_words
 from bot.errors import ConfigError
 from bot.playbook import Playbook, load_playbooks
 from bot.settings import Settings
@@ -37,6 +37,13 @@ def load_checked(settings: Settings) -> Checked:
             for level in book.meta.escalation
         ) or "none"
         lines.append(f"  escalation: {schedule}")
+        targets = book.meta.targets.set()
+        listed = ", ".join(f"{name} within {in_words(seconds)}" for _, name, seconds in targets)
+        lines.append(f"  targets: {listed}; reminders to {', '.join(book.meta.targets.notify)}" if targets
+                     else "  targets: none")
+        review = (f"{in_words(book.meta.review_within)} (review_within)" if book.meta.review_within
+                  else f"{in_words(settings.rca_due_after)} (RCA_DUE_AFTER)")
+        lines.append(f"  RCA review: due {review} after resolve")
         for role in sorted(book.roles()):
             if role not in settings.roster:
                 unmapped.setdefault(role, []).append(key)

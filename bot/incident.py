@@ -70,6 +70,10 @@ class Incident(BaseModel):
     rca_due_at: int = 0
     rca_reviewed_by: str = ""
     rca_reviewed_at: int = 0
+    # The first sign of response (a step done, a phase completed, an escalation acknowledged): it meets the
+    # playbook's acknowledge target. Set once, never cleared.
+    acknowledged_at: int = 0
+    acknowledged_by: str = ""
     # Fields stored as "name:N" in the hash, by phase or escalation level.
     phase_ts: dict[int, str] = {}
     ping_ts: dict[int, str] = {}
@@ -77,6 +81,7 @@ class Incident(BaseModel):
     ping_late: dict[int, int] = {}  # how late it was, ms
     ack_by: dict[int, str] = {}
     ack_at: dict[int, int] = {}
+    target_at: dict[int, int] = {}  # when the reminder of a missed target (TARGET_NAMES index) was sent
     steps: dict[str, StepState] = {}
 
     @property

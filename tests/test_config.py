@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bot.channels import channel_name
-from bot.durations import format_duration, parse_duration
+from bot.durations import format_duration, in_words, parse_duration
 from bot.errors import ConfigError
 from bot.mrkdwn import escape, mention
 from bot.settings import load_settings
@@ -134,6 +134,8 @@ def test_durations():
         with pytest.raises(ValueError):
             parse_duration(bad)
     assert format_duration(2700) == "45m" and format_duration(3900) == "1h 05m"
+    assert [in_words(x) for x in (1, 90, 1800, 3600, 172800, 604800, 0)] == [
+        "1 second", "90 seconds", "30 minutes", "1 hour", "48 hours", "1 week", "0 seconds"]
 
 
 def test_channel_names_are_valid_and_bounded():

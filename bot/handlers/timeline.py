@@ -47,6 +47,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         outcome, _ = await deps.store.acknowledge(ref.i, ref.level, event)
         if outcome == "not_sent":
             raise BadInput(replies.ACK_NOT_SENT)
-        await sync(deps, ref.i, [parts.ping(ref.level)])
+        # The card too: an acknowledged ping may be the first response, which meets the acknowledge target.
+        await sync(deps, ref.i, [parts.ping(ref.level), parts.CARD])
         if outcome == "already":
             await tell(client, body, replies.ACK_ALREADY)

@@ -17,11 +17,12 @@ async def check_step(deps: Deps, book: Playbook, incident_id: str, phase: int, s
     """Mark a step of the current phase done (or not done any more)."""
     event = Event(type="step_done" if done else "step_undone", actor=user, at=deps.clock(),
                   data={"phase": phase, "step": step, "text": book.phases[phase].steps[step].text})
-    outcome = await deps.store.step(incident_id, phase, step, done, event)
+    outcome, first_response = await deps.store.step(incident_id, phase, step, done, event)
     if outcome == "stale_phase":
         raise BadInput(replies.PHASE_CLOSED)
-    # "same" too: the message may still show an older state (another replica's failed render).
-    await sync(deps, incident_id, [parts.phase(phase)])
+    # "same" too: the message may still show an older state (another replica's failed render). The first
+    # step done meets the acknowledge target, which the card shows.
+    await sync(deps, incident_id, [parts.phase(phase), parts.CARD] if first_response else [parts.phase(phase)])
 
 
 async def complete_phase(deps: Deps, book: Playbook, incident_id: str, phase: int, user: str) -> None:

@@ -1,4 +1,5 @@
-"""What a due item posts: an escalation ping, a phase-window reminder or the RCA reminder.
+"""What a due item posts: an escalation ping, a phase-window reminder, a missed-target reminder or the RCA
+reminder.
 
 Each is recorded (CONFIRM) just before it is posted, with message metadata naming the item, so a retry
 after a crash can find the earlier post instead of posting twice.
@@ -14,7 +15,7 @@ from bot import blocks, parts
 from bot.deps import Deps
 from bot.incident import Event, Incident
 from bot.parts import Part
-from bot.playbook import Playbook
+from bot.playbook import TARGET_NAMES, Playbook
 from bot.schedule import Due, DueKind, is_late, lateness_ms
 from bot.store import Claim
 from bot.sync import post, sync
@@ -32,6 +33,7 @@ class Notice:
     need_phase: int | None = None
     set_severity: str | None = None
     fields: dict[str, str] = field(default_factory=dict)  # stored with the event, to draw the message later
+    redraw: frozenset[Part] = frozenset()  # parts that show the stored fields, drawn again once posted
 
 
 def notice_for(deps: Deps, due: Due, claim: Claim, incident: Incident, book: Playbook | None) -> Notice | None:
@@ -50,6 +52,15 @@ def notice_for(deps: Deps, due: Due, claim: Claim, incident: Incident, book: Pla
         return Notice(Event(type="phase_overdue", actor="bot", at=claim.now_ms, id=event_id,
                             data={"phase": due.index}), None, text=blocks.phase_overdue(incident, book, due.index),
                       need_phase=due.index)
+    if due.kind == DueKind.TARGET:
+        targets = book.meta.targets
+        seconds = targets.seconds(due.index) if due.index < len(TARGET_NAMES) else None
+        if seconds is None:
+            return None
+        event = Event(type="target_missed", actor="bot", at=claim.now_ms, id=event_id,
+                      data={"target": TARGET_NAMES[due.index], "after": seconds, "notify": targets.notify})
+        return Notice(event, None, text=blocks.target_missed(incident, book, due.index, deps.settings.roster),
+                      fields={f"target_at:{due.index}": str(claim.now_ms)}, redraw=frozenset({parts.CARD}))
     if due.index >= len(book.meta.escalation):
         return None
     level = book.meta.escalation[due.index]
@@ -79,8 +90,9 @@ async def send(deps: Deps, due: Due, claim: Claim) -> None:
     else:
         await deps.client.chat_postMessage(channel=confirmed.channel_id, text=notice.text, metadata=metadata)
     await store.finish(due)
-    if confirmed.severity != incident.severity:
-        await sync(deps, incident.id, parts.HEADLINE)
+    redraw = set(notice.redraw) | (parts.HEADLINE if confirmed.severity != incident.severity else set())
+    if redraw:
+        await sync(deps, incident.id, redraw)
 
 
 async def _already_posted(deps: Deps, channel: str, claim: Claim) -> bool:
