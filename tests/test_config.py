@@ -48,6 +48,15 @@ def test_check_summarises_shipped_playbooks():
     out = result.stdout
     assert "playbook perf" in out and "Assess (0–60 min): " in out
     assert "15m → perf-lead, 30m → incident-manager (raise to P1), 45m → vp-engineering" in out
+    perf = out.split("playbook perf ")[1].split("playbook ")[0]
+    assert "targets: acknowledge within 1 hour, resolve within 8 hours; reminders to incident-manager, " \
+           "engineering-manager" in perf
+    assert "RCA review: due 48 hours (review_within) after resolve" in perf
+    logging = out.split("playbook logging-latency ")[1].split("playbook ")[0]
+    assert "acknowledge within 5 minutes, resolve within 30 minutes" in logging and "1 week (review_within)" in logging
+    api = out.split("playbook api-latency ")[1].split("playbook ")[0]
+    assert "targets: none" in api and "RCA review: due 24 hours (RCA_DUE_AFTER) after resolve" in api
+    assert "engineering-manager: used by perf" in out
     assert "roles with no ROSTER entry" in out and "vp-engineering: used by" in out
     assert "perf-lead:" not in out.split("roles with no ROSTER entry")[1]
     assert "xoxb-1" not in out + result.stderr

@@ -56,6 +56,19 @@ def test_logging_playbook_escalates_at_30_and_60_minutes():
     assert [lvl.after for lvl in SHIPPED["logging-latency"].meta.escalation] == [1800, 3600]
 
 
+def test_shipped_targets_and_review_windows_are_the_runbooks():
+    perf, logging = SHIPPED["perf"].meta, SHIPPED["logging-latency"].meta
+    # 000: acknowledge within 1 hour, resolve within 8 hours, review meeting within 48 hours.
+    assert (perf.targets.acknowledge, perf.targets.resolve, perf.review_within) == (3600, 8 * 3600, 48 * 3600)
+    # 003: acknowledge the alert first (< 5 minutes), escalate if not resolved within 30, review within a week.
+    assert (logging.targets.acknowledge, logging.targets.resolve, logging.review_within) == (300, 1800, 7 * 86400)
+    # 000's escalation path ends with the engineering manager: a roster role, reminded when a target passes.
+    assert "engineering-manager" in SHIPPED["perf"].roles()
+    assert perf.targets.notify == ["incident-manager", "engineering-manager"]
+    for key in ("api-latency", "service-perf"):  # their runbooks set no targets or review window
+        assert SHIPPED[key].meta.targets.set() == [] and SHIPPED[key].meta.review_within is None
+
+
 @pytest.mark.parametrize("key", sorted(SHIPPED))
 def test_every_phase_message_fits_slack_limits_in_every_state(key):
     book = SHIPPED[key]
@@ -84,6 +97,8 @@ def test_card_and_schedule(key):
     plan = plan_for_incident(incident, book)
     escalations = sorted(v for k, v in plan.items() if k.kind == DueKind.ESCALATION)
     assert escalations == [incident.declared_at + lvl.after * 1000 for lvl in book.meta.escalation]
+    targets = sorted(v for k, v in plan.items() if k.kind == DueKind.TARGET)
+    assert targets == [incident.declared_at + s * 1000 for _, _, s in book.meta.targets.set()]
 
 
 def test_forty_step_phase_fits_one_message(tmp_path):
