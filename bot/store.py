@@ -93,7 +93,7 @@ class _Wanted:
 def _wanted(due: Due) -> _Wanted:
     if due.kind == DueKind.RCA:
         return _Wanted(keys.rca_due(), "rca_status", RcaStatus.DUE)
-    if due.kind == DueKind.TARGET and TARGET_NAMES[due.index] == "acknowledge":
+    if due.kind == DueKind.TARGET and due.index == TARGET_NAMES.index("acknowledge"):
         return _Wanted(keys.due(), "status", Status.OPEN, "acknowledged_at")
     return _Wanted(keys.due(), "status", Status.OPEN)
 
