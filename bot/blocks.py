@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot import limits
-from bot.durations import format_duration
+from bot.durations import format_duration, in_words
 from bot.ids import Action, EscalationRef, IncidentMeta, StepRef
 from bot.incident import Incident, RcaStatus, StepStatus
 from bot.kit import Block, button, chunks, context, header, section, text_obj, user, when, wrap
 from bot.mrkdwn import escape, mention, truncate
-from bot.playbook import PHASES, Playbook
+from bot.playbook import PHASES, TARGET_NAMES, Playbook
 
 
 def phase_name(incident: Incident, book: Playbook) -> str:
@@ -41,6 +41,9 @@ def card(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
     if not incident.is_open and incident.resolved_at:
         fields.append(f"*Resolved*\n{when(incident.resolved_at)} "
                       f"after {format_duration((incident.resolved_at - incident.declared_at) / 1000)}")
+    targets = _targets_field(incident, book)
+    if targets:
+        fields.append(targets)
     if incident.rca_status == RcaStatus.REVIEWED:
         fields.append(f"*RCA*\nReviewed by {user(incident.rca_reviewed_by)} {when(incident.rca_reviewed_at)}")
     elif incident.rca_status and incident.rca_due_at:
@@ -61,6 +64,27 @@ def card(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
                           "`/incident resolve`"))
     text = f"{incident.name} [{incident.severity}] {escape(incident.title)} — {status}"
     return text, blocks
+
+
+def _targets_field(incident: Incident, book: Playbook) -> str:
+    """Each response target: its deadline while it can still be met (Slack shows it in the reader's time
+    zone, so nothing needs redrawing as time passes), then whether and when it was met."""
+    lines = []
+    for index, name, seconds in book.meta.targets.set():
+        deadline = incident.declared_at + seconds * 1000
+        target = f"the {in_words(seconds)} target"
+        met_at = incident.acknowledged_at if name == "acknowledge" else incident.resolved_at
+        if met_at:
+            verb = "Acknowledged" if name == "acknowledge" else "Resolved"
+            by = f" by {user(incident.acknowledged_by)}" if name == "acknowledge" else ""
+            # Rounded up, so a response a moment late never reads "0s after".
+            late = f"{format_duration(-((deadline - met_at) // 1000))} after {target}" if met_at > deadline \
+                else f"within {target}"
+            lines.append(f"{'✅' if met_at <= deadline else '⚠️'} {verb} {when(met_at)}{by}, {late}")
+        elif incident.is_open:
+            missed = " · ⏰ *missed*" if index in incident.target_at else ""
+            lines.append(f"{name.capitalize()} by {when(deadline)} ({target}){missed}")
+    return "*Targets*\n" + "\n".join(lines) if lines else ""
 
 
 def topic(incident: Incident, book: Playbook) -> str:
@@ -179,8 +203,7 @@ def error_blocks(message: str) -> list[Block]:
 def escalation_ping(incident: Incident, book: Playbook, level: int, roster: dict[str, str]) -> tuple[str, list[Block]]:
     """The ping of one level as sent (its time and lateness are stored), and who acknowledged it."""
     esc = book.meta.escalation[level]
-    targets = [mention(roster[r]) for r in esc.notify if r in roster]
-    who = " ".join(targets + [f"*{escape(r)}* (no roster entry)" for r in esc.notify if r not in roster])
+    who = _mentions(esc.notify, roster)
     sent_at = incident.ping_at.get(level, incident.declared_at)
     late_ms = incident.ping_late.get(level, 0)
     open_for = format_duration((sent_at - incident.declared_at) / 1000)
@@ -197,6 +220,25 @@ def escalation_ping(incident: Incident, book: Playbook, level: int, roster: dict
         blocks.append({"type": "actions", "block_id": f"esc:{level}", "elements": [
             button("Acknowledge", f"{Action.ACK_ESCALATION}:{level}", ref.model_dump_json(), "primary")]})
     return f"Escalation {level + 1}: {escape(esc.message)} — {incident.name}", blocks
+
+
+def _mentions(roles: list[str], roster: dict[str, str]) -> str:
+    """The roster's targets for `roles`, mentioned; roles without an entry named in plain text."""
+    found = [mention(roster[r]) for r in roles if r in roster]
+    return " ".join(found + [f"*{escape(r)}* (no roster entry)" for r in roles if r not in roster])
+
+
+def target_missed(incident: Incident, book: Playbook, index: int, roster: dict[str, str]) -> str:
+    """The reminder when a response target passes unmet, for the channel and the target's roles."""
+    seconds = book.meta.targets.seconds(index) or 0
+    deadline = when(incident.declared_at + seconds * 1000)
+    head = f"⏰ {_mentions(book.meta.targets.notify, roster)} *{incident.name}* · {escape(incident.title)}"
+    if TARGET_NAMES[index] == "acknowledge":
+        return (f"{head} has not been acknowledged within its {in_words(seconds)} target (by {deadline}). "
+                "Make sure someone owns it now: check off a step or acknowledge an escalation.")
+    return (f"{head} is still open past its {in_words(seconds)} resolution target (by {deadline}), "
+            f"in {escape(phase_name(incident, book))}. Decide whether to escalate further, and post a status "
+            "update with a new ETA.")
 
 
 def phase_overdue(incident: Incident, book: Playbook, phase_index: int) -> str:
@@ -239,8 +281,14 @@ def rca_comment(incident: Incident) -> str:
             f"Summary and timeline are filled in; fill in the placeholders before the review.{due}")
 
 
+def _review_window(incident: Incident) -> str:
+    """How long after the resolve the RCA is due, as the playbook (or RCA_DUE_AFTER) set it."""
+    return in_words((incident.rca_due_at - incident.resolved_at) / 1000)
+
+
 def rca_review_message(incident: Incident) -> tuple[str, list[Block]]:
-    due = when(incident.rca_due_at) if incident.rca_due_at else "within a day"
+    due = f"{when(incident.rca_due_at)}, {_review_window(incident)} after the resolve" if incident.rca_due_at \
+        else "after the resolve"
     text = (f"The RCA for *{incident.name}* is due {due}. When the team has reviewed it, mark it here "
             "(or `/incident rca reviewed`); until then the commander is reminded when it falls due.")
     return f"RCA for {incident.name} due", [section(text), _rca_action(incident)]
@@ -257,7 +305,8 @@ def _rca_action(incident: Incident) -> Block:
 def rca_reminder(incident: Incident) -> tuple[str, list[Block]]:
     target = incident.commander or incident.resolved_by
     text = (f"⏰ {user(target)} the RCA for *{incident.name}* · {escape(incident.title)} was due "
-            f"{when(incident.rca_due_at)} and is not marked reviewed. Finish it with the team, then mark it.")
+            f"{when(incident.rca_due_at)}, {_review_window(incident)} after the resolve, and is not marked "
+            "reviewed. Finish it with the team, then mark it.")
     return f"RCA for {incident.name} is overdue", [section(text), _rca_action(incident)]
 
 

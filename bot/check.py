@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot import sample
-from bot.durations import format_duration
+from bot.durations import format_duration, in_words
 from bot.errors import ConfigError
 from bot.playbook import Playbook, load_playbooks
 from bot.settings import Settings
@@ -32,7 +32,7 @@ def load_checked(settings: Settings) -> Checked:
              f"Redis {'embedded' if not settings.redis_url else 'from REDIS_URL'})"]
     unmapped: dict[str, list[str]] = {}
     for key, book in sorted(books.items()):
-        lines += _describe(book)
+        lines += _describe(book, settings)
         for role in sorted(book.roles()):
             if role not in settings.roster:
                 unmapped.setdefault(role, []).append(key)
@@ -58,15 +58,22 @@ def load_checked(settings: Settings) -> Checked:
     return Checked(books=books, templates=templates, summary="\n".join(lines))
 
 
-def _describe(book: Playbook) -> list[str]:
+def _describe(book: Playbook, settings: Settings) -> list[str]:
     steps = " · ".join(f"{p.label}: {len(p.steps)} steps" for p in book.phases)
     schedule = ", ".join(
         f"{format_duration(level.after)} → {', '.join(level.notify)}"
         + (f" (raise to {level.set_severity})" if level.set_severity else "")
         for level in book.meta.escalation
     ) or "none"
+    targets = book.meta.targets.set()
+    listed = ", ".join(f"{name} within {in_words(seconds)}" for _, name, seconds in targets)
+    review = (f"{in_words(book.meta.review_within)} (review_within)" if book.meta.review_within
+              else f"{in_words(settings.rca_due_after)} (RCA_DUE_AFTER)")
     return [f"playbook {book.key} ({book.path}): {book.meta.title}, {book.meta.severity}",
-            f"  phases: {steps}", f"  escalation: {schedule}"]
+            f"  phases: {steps}", f"  escalation: {schedule}",
+            f"  targets: {listed}; reminders to {', '.join(book.meta.targets.notify)}" if targets
+            else "  targets: none",
+            f"  RCA review: due {review} after resolve"]
 
 
 def run_check(settings: Settings) -> str:

@@ -1,4 +1,4 @@
-"""Durations as people write them in playbooks: 90s, 15m, 1h, 1h30m."""
+"""Durations as people write them in playbooks (90s, 15m, 1h, 1h30m, 1w), and as the bot writes them back."""
 
 from __future__ import annotations
 
@@ -47,3 +47,16 @@ def format_duration(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h {s % 3600 // 60:02d}m"
     return f"{s // 86400}d {s % 86400 // 3600}h"
+
+
+_WORDS = ((604800, "week"), (3600, "hour"), (60, "minute"), (1, "second"))
+
+
+def in_words(seconds: float) -> str:
+    """A whole duration in the largest unit that divides it: 1 week, 48 hours, 30 minutes, 90 seconds."""
+    s = int(max(0, seconds))
+    for size, unit in _WORDS:
+        if s >= size and s % size == 0:
+            n = s // size
+            return f"{n} {unit}{'' if n == 1 else 's'}"
+    return "0 seconds"

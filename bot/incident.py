@@ -71,6 +71,10 @@ class Incident(BaseModel):
     rca_due_at: int = 0
     rca_reviewed_by: str = ""
     rca_reviewed_at: int = 0
+    # The first sign of response (a step done, a phase completed, an escalation acknowledged): it meets the
+    # playbook's acknowledge target. Set once, never cleared.
+    acknowledged_at: int = 0
+    acknowledged_by: str = ""
     # Fields stored as "name:N" in the hash, by phase or escalation level.
     phase_ts: dict[int, str] = {}
     ping_ts: dict[int, str] = {}
@@ -79,7 +83,7 @@ class Incident(BaseModel):
     ack_by: dict[int, str] = {}
     ack_at: dict[int, int] = {}
     phase_started: dict[int, int] = {}  # when each phase after the first started (the first: declared_at)
-    acknowledged_at: int = 0  # the first check-off or escalation acknowledgement
+    target_at: dict[int, int] = {}  # when the reminder of a missed target (TARGET_NAMES index) was sent
     steps: dict[str, StepState] = {}
 
     @property

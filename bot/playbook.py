@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from bot.durations import parse_duration, window_end_seconds
+from bot.durations import in_words, parse_duration, window_end_seconds
 from bot.errors import ConfigError, plain_reason
 
 PHASES = ("assess", "diagnose", "mitigate", "resolve")
@@ -30,22 +30,56 @@ Severity = Annotated[str, Field(pattern=r"^P[0-4]$")]
 RoleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)]
 
 
+def _duration(v: Any) -> int:
+    if isinstance(v, int) and not isinstance(v, bool):
+        raise ValueError("write a duration with its unit, e.g. 15m (a bare number is ambiguous)")
+    if not isinstance(v, str):
+        raise ValueError("expected a duration such as 90s, 15m, 1h or 1w")
+    return parse_duration(v)
+
+
+# A duration written in front matter ("15m", "8h", "1w"), held as seconds.
+Duration = Annotated[int, BeforeValidator(_duration)]
+
+# What a response target is about, in the order of their index in the schedule.
+TARGET_NAMES = ("acknowledge", "resolve")
+# Who a target reminder mentions when the playbook does not say.
+TARGET_NOTIFY_DEFAULT = ("incident-manager",)
+
+
 class EscalationLevel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    after: int  # seconds after declaration
+    after: Duration  # seconds after declaration
     notify: list[RoleName] = Field(min_length=1)
     message: str = Field(min_length=1, max_length=300)
     set_severity: Severity | None = None
 
-    @field_validator("after", mode="before")
-    @classmethod
-    def _after(cls, v: Any) -> int:
-        if isinstance(v, int) and not isinstance(v, bool):
-            raise ValueError("write a duration with its unit, e.g. 15m (a bare number is ambiguous)")
-        if not isinstance(v, str):
-            raise ValueError("expected a duration such as 90s, 15m or 1h")
-        return parse_duration(v)
+
+class Targets(BaseModel):
+    """Response targets counted from declaration; the bot reminds `notify` and the channel when one passes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    acknowledge: Duration | None = None  # met by the first step done, phase completed or escalation acknowledged
+    resolve: Duration | None = None  # met by resolving
+    notify: list[RoleName] = Field(default_factory=lambda: list(TARGET_NOTIFY_DEFAULT), min_length=1)
+
+    @model_validator(mode="after")
+    def _order(self) -> Targets:
+        if self.acknowledge is not None and self.resolve is not None and self.acknowledge >= self.resolve:
+            raise ValueError(f"the acknowledge target ({in_words(self.acknowledge)}) must come before the "
+                             f"resolve target ({in_words(self.resolve)})")
+        return self
+
+    def seconds(self, index: int) -> int | None:
+        """The target at `index` of TARGET_NAMES, in seconds after declaration, or None when not set."""
+        value: int | None = getattr(self, TARGET_NAMES[index])
+        return value
+
+    def set(self) -> list[tuple[int, str, int]]:
+        """(index, name, seconds) of every target the playbook sets."""
+        return [(i, name, s) for i, name in enumerate(TARGET_NAMES) if (s := self.seconds(i)) is not None]
 
 
 class Templates(BaseModel):
@@ -66,6 +100,8 @@ class FrontMatter(BaseModel):
     severity: Severity = "P2"
     responders: list[RoleName] = Field(default_factory=list)
     escalation: list[EscalationLevel] = Field(default_factory=list)
+    targets: Targets = Field(default_factory=Targets)
+    review_within: Duration | None = None  # the RCA is due this long after resolve; RCA_DUE_AFTER when unset
     templates: Templates = Field(default_factory=Templates)
 
     @model_validator(mode="after")
@@ -114,6 +150,8 @@ class Playbook(BaseModel):
         roles = set(self.meta.responders)
         for level in self.meta.escalation:
             roles.update(level.notify)
+        if self.meta.targets.set():
+            roles.update(self.meta.targets.notify)
         return roles
 
 

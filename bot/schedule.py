@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from bot.incident import Incident
-from bot.playbook import Playbook
+from bot.playbook import TARGET_NAMES, Playbook
 
 
 class DueKind(StrEnum):
     ESCALATION = "esc"  # an escalation level falls due
     PHASE = "phase"  # a phase ran past its target window
+    TARGET = "target"  # a response target passed unmet (index into playbook.TARGET_NAMES)
     RCA = "rca"  # the RCA is due; one per resolved incident, wanted while it is not reviewed (keys.rca_due)
 
 
@@ -19,7 +20,7 @@ class DueKind(StrEnum):
 class Due:
     kind: DueKind
     incident_id: str
-    index: int  # escalation level or phase index; 0 for the RCA
+    index: int  # escalation level, phase or target index; 0 for the RCA
 
     @property
     def member(self) -> str:
@@ -36,13 +37,16 @@ class Due:
 
 
 def plan_for_incident(incident: Incident, book: Playbook) -> dict[Due, int]:
-    """Every escalation level and phase window -> its due time (epoch ms)."""
+    """Every escalation level, phase window and response target -> its due time (epoch ms)."""
     plan = {Due(DueKind.ESCALATION, incident.id, i): incident.declared_at + level.after * 1000
             for i, level in enumerate(book.meta.escalation)}
     # Phase windows in the runbooks are counted from the start of the incident ("Diagnose 1–3 h").
     for i, phase in enumerate(book.phases):
         if phase.window_end is not None:
             plan[Due(DueKind.PHASE, incident.id, i)] = incident.declared_at + phase.window_end * 1000
+    # So are the targets ("acknowledge within 1 hour, resolve within 8 hours").
+    for i, _, seconds in book.meta.targets.set():
+        plan[Due(DueKind.TARGET, incident.id, i)] = incident.declared_at + seconds * 1000
     return plan
 
 
@@ -50,7 +54,7 @@ def all_members(incident_id: str, book: Playbook) -> list[str]:
     """Every member an open incident may have scheduled, to remove them all when it resolves."""
     return [Due(DueKind.ESCALATION, incident_id, i).member for i in range(len(book.meta.escalation))] + [
         Due(DueKind.PHASE, incident_id, i).member for i in range(len(book.phases))
-    ]
+    ] + [Due(DueKind.TARGET, incident_id, i).member for i in range(len(TARGET_NAMES))]
 
 
 def lateness_ms(due_ms: int, now_ms: int) -> int:

@@ -104,17 +104,18 @@ class Scripts:
         return await self._due(keys=sets, args=[str(limit), str(age_ms)])
 
     async def claim(self, due_set: str, member: str, incident_id: str, owner: str, lease_ms: int,
-                    max_attempts: int, live_field: str, live_value: str) -> Any:
+                    max_attempts: int, live_field: str, live_value: str, met_field: str) -> Any:
         return await self._claim(keys=[due_set, keys.job(member), keys.incident(incident_id)],
-                                 args=[member, owner, str(lease_ms), str(max_attempts), live_field, live_value])
+                                 args=[member, owner, str(lease_ms), str(max_attempts), live_field, live_value,
+                                       met_field])
 
     async def confirm(self, due_set: str, member: str, incident_id: str, owner: str, event: Event,
                       need_phase: int | None, set_severity: str, live_field: str, live_value: str,
-                      fields: dict[str, str]) -> Any:
+                      met_field: str, fields: dict[str, str]) -> Any:
         return await self._confirm(
             keys=[due_set, keys.job(member), *_timeline(incident_id)],
             args=[member, owner, event.id, event.type, event.data_json, "" if need_phase is None else str(need_phase),
-                  set_severity, live_field, live_value, *_pairs(fields)])
+                  set_severity, live_field, live_value, met_field, *_pairs(fields)])
 
     async def release(self, due_set: str, member: str, owner: str) -> Any:
         return await self._release(keys=[due_set, keys.job(member)], args=[member, owner])

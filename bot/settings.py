@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     escalation_lease_seconds: float = 30.0
     # A ping sent later than this after its due time says it is late (the bot was down).
     late_after_seconds: float = 10.0
-    # The RCA is due this long after resolve; the commander is reminded once if it is not reviewed by then.
+    # The RCA is due this long after resolve unless the playbook sets `review_within`; the commander is
+    # reminded once if it is not reviewed by then.
     rca_due_after: float = 86400.0
     # Optional Atlassian Statuspage: with both set, status updates also create and update a page incident.
     statuspage_api_key: SecretStr | None = None

@@ -19,6 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from bot import keys
 from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
 from bot.incident import Event, Incident, RcaStatus, Status
+from bot.playbook import TARGET_NAMES
 from bot.schedule import Due, DueKind
 from bot.scripts import Scripts
 
@@ -109,11 +110,23 @@ class Claim:
     now_ms: int  # Redis time at the claim
 
 
-def _due_target(due: Due) -> tuple[str, str, str]:
-    """(sorted set, incident field, value) for a scheduled item: it is wanted while field == value."""
+@dataclass(frozen=True)
+class _Wanted:
+    """Where a scheduled item waits, and when it is still wanted: `live_field` == `live_value` and,
+    when `met_field` is given, that field is not set yet (what the item reminds of has not happened)."""
+
+    due_set: str
+    live_field: str
+    live_value: str
+    met_field: str = ""
+
+
+def _wanted(due: Due) -> _Wanted:
     if due.kind == DueKind.RCA:
-        return keys.rca_due(), "rca_status", RcaStatus.DUE
-    return keys.due(), "status", Status.OPEN
+        return _Wanted(keys.rca_due(), "rca_status", RcaStatus.DUE)
+    if due.kind == DueKind.TARGET and due.index == TARGET_NAMES.index("acknowledge"):
+        return _Wanted(keys.due(), "status", Status.OPEN, "acknowledged_at")
+    return _Wanted(keys.due(), "status", Status.OPEN)
 
 
 # Connections one replica may hold. Past it a command waits briefly for a free one instead of failing
@@ -300,7 +313,7 @@ class Store:
     async def schedule(self, plan: dict[Due, int]) -> None:
         by_set: dict[str, dict[str, float]] = {}
         for due, at in plan.items():
-            by_set.setdefault(_due_target(due)[0], {})[due.member] = float(at)
+            by_set.setdefault(_wanted(due).due_set, {})[due.member] = float(at)
         for key, items in by_set.items():
             # NX: re-planning never pushes back an item that is already due or claimed.
             await self.redis.zadd(key, items, nx=True)
@@ -311,9 +324,9 @@ class Store:
 
     @_storage_errors
     async def claim(self, due: Due, owner: str, lease_ms: int, max_attempts: int = 10) -> Claim | None:
-        due_set, live_field, live_value = _due_target(due)
-        res = await self.scripts.claim(due_set, due.member, due.incident_id, owner, lease_ms, max_attempts,
-                                       live_field, live_value)
+        w = _wanted(due)
+        res = await self.scripts.claim(w.due_set, due.member, due.incident_id, owner, lease_ms, max_attempts,
+                                       w.live_field, w.live_value, w.met_field)
         if res[0] == "gave_up":
             log.error("giving up on %s after %s attempts", due.member, int(res[1]) - 1)
         if res[0] != "claimed":
@@ -325,19 +338,19 @@ class Store:
     async def confirm(self, due: Due, claim: Claim, event: Event, *, need_phase: int | None = None,
                       set_severity: str | None = None, fields: dict[str, str] | None = None) -> Incident | None:
         """Record the item just before posting it; None if it must not be posted any more."""
-        due_set, live_field, live_value = _due_target(due)
-        res = await self.scripts.confirm(due_set, due.member, due.incident_id, claim.owner, event, need_phase,
-                                         set_severity or "", live_field, live_value, fields or {})
+        w = _wanted(due)
+        res = await self.scripts.confirm(w.due_set, due.member, due.incident_id, claim.owner, event, need_phase,
+                                         set_severity or "", w.live_field, w.live_value, w.met_field, fields or {})
         return _snapshot(res[1], res[2]) if res[0] == "ok" else None
 
     @_storage_errors
     async def release(self, due: Due, claim: Claim) -> bool:
         """Hand a claim back (shutting down); False if it was no longer ours."""
-        return bool(await self.scripts.release(_due_target(due)[0], due.member, claim.owner))
+        return bool(await self.scripts.release(_wanted(due).due_set, due.member, claim.owner))
 
     @_storage_errors
     async def finish(self, due: Due) -> None:
-        await self.scripts.finish(_due_target(due)[0], due.member, due.incident_id)
+        await self.scripts.finish(_wanted(due).due_set, due.member, due.incident_id)
 
     @_storage_errors
     async def sending(self, incident_id: str) -> str | None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import kit, limits
-from bot.durations import format_duration
+from bot.durations import format_duration, in_words
 from bot.incident import Event, Incident
 from bot.kit import Block, chunks, context, header, section, when
 from bot.mrkdwn import escape as escape_mrkdwn
@@ -89,6 +89,10 @@ def describe(event: Event, book: Playbook | None, style: Style = MRKDWN) -> str:
             return f"{who} acknowledged escalation level {int(d.get('level', 0)) + 1}"
         case "phase_overdue":
             return f"{phase_label()} ran past its target window"
+        case "target_missed":
+            target, after = escape(str(d.get("target", "a"))), in_words(int(d.get("after", 0)))
+            roles = ", ".join(escape(str(r)) for r in d.get("notify", []))
+            return f"The {target} target ({after}) passed unmet; reminded {roles or 'the channel'}"
         case "status_update":
             kind = f"{escape(str(d['kind']))} " if d.get("kind") else ""
             return f"{who} posted the {kind}status update: {escape(truncate(str(d.get('text', '')), 300))}"

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from bot.channels import channel_name
-from bot.durations import format_duration, parse_duration
+from bot.durations import format_duration, in_words, parse_duration
 from bot.errors import ConfigError
 from bot.mrkdwn import escape, mention
 from bot.settings import load_settings
@@ -48,6 +48,15 @@ def test_check_summarises_shipped_playbooks():
     out = result.stdout
     assert "playbook perf" in out and "Assess (0–60 min): " in out
     assert "15m → perf-lead, 30m → incident-manager (raise to P1), 45m → vp-engineering" in out
+    perf = out.split("playbook perf ")[1].split("playbook ")[0]
+    assert "targets: acknowledge within 1 hour, resolve within 8 hours; reminders to incident-manager, " \
+           "engineering-manager" in perf
+    assert "RCA review: due 48 hours (review_within) after resolve" in perf
+    logging = out.split("playbook logging-latency ")[1].split("playbook ")[0]
+    assert "acknowledge within 5 minutes, resolve within 30 minutes" in logging and "1 week (review_within)" in logging
+    api = out.split("playbook api-latency ")[1].split("playbook ")[0]
+    assert "targets: none" in api and "RCA review: due 24 hours (RCA_DUE_AFTER) after resolve" in api
+    assert "engineering-manager: used by perf" in out
     assert "roles with no ROSTER entry" in out and "vp-engineering: used by" in out
     assert "perf-lead:" not in out.split("roles with no ROSTER entry")[1]
     assert "xoxb-1" not in out + result.stderr
@@ -134,6 +143,8 @@ def test_durations():
         with pytest.raises(ValueError):
             parse_duration(bad)
     assert format_duration(2700) == "45m" and format_duration(3900) == "1h 05m"
+    assert [in_words(x) for x in (1, 90, 1800, 3600, 172800, 604800, 0)] == [
+        "1 second", "90 seconds", "30 minutes", "1 hour", "48 hours", "1 week", "0 seconds"]
 
 
 def test_channel_names_are_valid_and_bounded():

@@ -10,7 +10,7 @@ from bot import blocks, modals
 from bot.errors import ConfigError
 from bot.incident import Incident, StepState
 from bot.playbook import PHASES, load_playbooks, parse_playbook
-from bot.schedule import DueKind, plan_for_incident
+from bot.schedule import Due, DueKind, all_members, plan_for_incident
 from slackfake import validate_blocks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +56,19 @@ def test_logging_playbook_escalates_at_30_and_60_minutes():
     assert [lvl.after for lvl in SHIPPED["logging-latency"].meta.escalation] == [1800, 3600]
 
 
+def test_shipped_targets_and_review_windows_are_the_runbooks():
+    perf, logging = SHIPPED["perf"].meta, SHIPPED["logging-latency"].meta
+    # 000: acknowledge within 1 hour, resolve within 8 hours, review meeting within 48 hours.
+    assert (perf.targets.acknowledge, perf.targets.resolve, perf.review_within) == (3600, 8 * 3600, 48 * 3600)
+    # 003: acknowledge the alert first (< 5 minutes), escalate if not resolved within 30, review within a week.
+    assert (logging.targets.acknowledge, logging.targets.resolve, logging.review_within) == (300, 1800, 7 * 86400)
+    # 000's escalation path ends with the engineering manager: a roster role, reminded when a target passes.
+    assert "engineering-manager" in SHIPPED["perf"].roles()
+    assert perf.targets.notify == ["incident-manager", "engineering-manager"]
+    for key in ("api-latency", "service-perf"):  # their runbooks set no targets or review window
+        assert SHIPPED[key].meta.targets.set() == [] and SHIPPED[key].meta.review_within is None
+
+
 @pytest.mark.parametrize("key", sorted(SHIPPED))
 def test_every_phase_message_fits_slack_limits_in_every_state(key):
     book = SHIPPED[key]
@@ -84,6 +97,8 @@ def test_card_and_schedule(key):
     plan = plan_for_incident(incident, book)
     escalations = sorted(v for k, v in plan.items() if k.kind == DueKind.ESCALATION)
     assert escalations == [incident.declared_at + lvl.after * 1000 for lvl in book.meta.escalation]
+    targets = sorted(v for k, v in plan.items() if k.kind == DueKind.TARGET)
+    assert targets == [incident.declared_at + s * 1000 for _, _, s in book.meta.targets.set()]
 
 
 def test_forty_step_phase_fits_one_message(tmp_path):
@@ -111,6 +126,12 @@ GOOD_BODY = "## Assess\n- [ ] a\n## Diagnose\n- [ ] b\n## Mitigate\n- [ ] c\n## 
     ("---\nkey: t\ntitle: T\nescalation:\n  - after: soon\n    notify: [a]\n    message: m\n---\n" + GOOD_BODY, 5,
      "not a duration"),
     ("---\nkey: t\ntitle: T\nbogus: 1\n---\n" + GOOD_BODY, 4, "bogus"),
+    ("---\nkey: t\ntitle: T\ntargets:\n  acknowledge: 60\n---\n" + GOOD_BODY, 5, "duration"),
+    ("---\nkey: t\ntitle: T\ntargets:\n  acknowledge: 9h\n  resolve: 8h\n---\n" + GOOD_BODY, 4,
+     "must come before the resolve target"),
+    ("---\nkey: t\ntitle: T\ntargets:\n  respond: 1h\n---\n" + GOOD_BODY, 5, "targets.respond"),
+    ("---\nkey: t\ntitle: T\ntargets:\n  resolve: 8h\n  notify: []\n---\n" + GOOD_BODY, 6, "targets.notify"),
+    ("---\nkey: t\ntitle: T\nreview_within: two days\n---\n" + GOOD_BODY, 4, "review_within"),
     (GOOD_FRONT + "## Assess\n- [ ] a\n## Mitigate\n- [ ] c\n", 7, "out of order"),
     (GOOD_FRONT + "## Assess\n- [ ] a\n## Diagnose\n- [ ] b\n", 9, "missing phase"),
     (GOOD_FRONT + "## Assess\nprose only\n## Diagnose\n- [ ] b\n## Mitigate\n- [ ] c\n## Resolve\n- [ ] d\n", 5,
@@ -149,3 +170,71 @@ def test_step_detail_keeps_code_and_sub_bullets(tmp_path):
     assert assess.description == "Why this phase."
     assert assess.steps[0].detail == "- first\n```bash\nkubectl get pods\n```"
     assert assess.steps[0].line == 8 and assess.steps[1].detail == ""
+
+
+TARGETS_BOOK = parse_playbook(Path(__file__).resolve().parent / "playbooks" / "targets.md")
+DECLARED = 1_700_000_000_000
+
+
+def targets_field(incident: Incident) -> str:
+    fields = blocks.card(incident, TARGETS_BOOK)[1][1]["fields"]
+    return next(f["text"] for f in fields if f["text"].startswith("*Targets*"))
+
+
+def test_targets_front_matter_is_parsed_and_their_roles_count_as_playbook_roles(tmp_path):
+    meta = TARGETS_BOOK.meta
+    assert (meta.targets.acknowledge, meta.targets.resolve, meta.review_within) == (2, 3, 7 * 86400)
+    assert meta.targets.set() == [(0, "acknowledge", 2), (1, "resolve", 3)]
+    assert {"incident-manager", "unmapped-manager"} <= TARGETS_BOOK.roles()
+    # Without targets, neither their default role nor a Targets field on the card.
+    (tmp_path / "plain.md").write_text(GOOD_FRONT + GOOD_BODY)
+    plain = parse_playbook(tmp_path / "plain.md")
+    assert plain.meta.targets.set() == [] and plain.roles() == set() and plain.meta.review_within is None
+    fields = blocks.card(sample_incident("t"), plain)[1][1]["fields"]
+    assert not any(f["text"].startswith("*Targets*") for f in fields)
+
+
+def test_targets_are_planned_from_declaration_and_removed_at_resolve():
+    incident = sample_incident("targets", declared_at=DECLARED)
+    plan = plan_for_incident(incident, TARGETS_BOOK)
+    assert {due.index: at for due, at in plan.items() if due.kind == DueKind.TARGET} == \
+        {0: DECLARED + 2000, 1: DECLARED + 3000}
+    assert {due.member for due in plan} <= set(all_members(incident.id, TARGETS_BOOK))
+    assert Due.parse("target|42|1") == Due(DueKind.TARGET, "42", 1)
+
+
+def test_card_shows_each_target_deadline_then_whether_it_was_met():
+    secs = DECLARED // 1000
+    fresh = targets_field(sample_incident("targets", declared_at=DECLARED))
+    assert f"Acknowledge by <!date^{secs + 2}^" in fresh and "(the 2 seconds target)" in fresh
+    assert f"Resolve by <!date^{secs + 3}^" in fresh and "missed" not in fresh
+    missed = targets_field(sample_incident("targets", declared_at=DECLARED, target_at={0: DECLARED + 2100}))
+    assert missed.count("⏰ *missed*") == 1 and "Acknowledge by" in missed.split("\n")[1]
+    on_time = targets_field(sample_incident("targets", declared_at=DECLARED, acknowledged_at=DECLARED + 1500,
+                                            acknowledged_by="U_BOB"))
+    assert f"✅ Acknowledged <!date^{secs + 1}^" in on_time and "by <@U_BOB>, within the 2 seconds target" in on_time
+    late = targets_field(sample_incident("targets", declared_at=DECLARED, acknowledged_at=DECLARED + 2001,
+                                         acknowledged_by="U_BOB", target_at={0: DECLARED + 2000}))
+    assert "⚠️ Acknowledged" in late and "1s after the 2 seconds target" in late and "missed" not in late
+    resolved = targets_field(sample_incident("targets", declared_at=DECLARED, status="resolved",
+                                             acknowledged_at=DECLARED + 1000, acknowledged_by="U_BOB",
+                                             resolved_at=DECLARED + 65_000, resolved_by="U_BOB"))
+    assert "⚠️ Resolved" in resolved and "1m after the 3 seconds target" in resolved
+    assert "Resolve by" not in resolved
+
+
+def test_full_card_stays_within_the_ten_fields_a_section_holds():
+    incident = sample_incident("targets", declared_at=DECLARED, status="resolved", service="checkout-api",
+                               resolved_at=DECLARED + 65_000, resolved_by="U_BOB", rca_status="due",
+                               rca_due_at=DECLARED + 65_000 + 7 * 86_400_000)
+    assert validate_blocks(blocks.card(incident, TARGETS_BOOK)[1]) is None
+
+
+def test_target_reminder_mentions_the_roster_and_names_unmapped_roles():
+    incident = sample_incident("targets", declared_at=DECLARED)
+    roster = {"incident-manager": "U_IM"}
+    ack = blocks.target_missed(incident, TARGETS_BOOK, 0, roster)
+    assert ack.startswith("⏰ <@U_IM> *unmapped-manager* (no roster entry) *INC-42*")
+    assert "not been acknowledged within its 2 seconds target" in ack
+    late = blocks.target_missed(incident, TARGETS_BOOK, 1, {"incident-manager": "S_MANAGERS"})
+    assert "<!subteam^S_MANAGERS>" in late and "still open past its 3 seconds resolution target" in late

@@ -104,7 +104,8 @@ def test_rca_template_golden(templates):
                      "- T+16 · 00:06 · @lead acknowledged escalation level 1",
                      "Missing index on orders.created_at", "| Immediate | _TBD_ | _TBD_ | 2025-11-25 |",
                      "| Long term (within a month) |", "Why was it not caught earlier", "What caused it",
-                     "What made the impact worse", "Slow queries on orders | since 23:42 & rising"):
+                     "What made the impact worse", "Slow queries on orders | since 23:42 & rising",
+                     "within 24 hours of the resolution"):
         assert expected in text, expected
 
 

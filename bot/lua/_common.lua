@@ -16,3 +16,10 @@ end
 local function bump(inc)
   redis.call('HINCRBY', inc, 'version', 1)
 end
+-- Someone began responding (a step done, a phase completed, an escalation acknowledged): the first time
+-- meets the playbook's acknowledge target. Returns 1 when this was the first.
+local function responded(inc, actor, now)
+  if redis.call('HSETNX', inc, 'acknowledged_at', now) == 0 then return 0 end
+  redis.call('HSET', inc, 'acknowledged_by', actor)
+  return 1
+end

@@ -6,7 +6,7 @@ if redis.call('HEXISTS', inc, 'ping_at:' .. level) == 0 then return {'not_sent'}
 local by = redis.call('HGET', inc, 'ack_by:' .. level)
 if by then return {'already', by} end
 redis.call('HSET', inc, 'ack_by:' .. level, actor, 'ack_at:' .. level, now)
+local first = responded(inc, actor, now)
 bump(inc)
 add_event(stream, seen, event_id, 'escalation_acknowledged', actor, now, data)
-local first = redis.call('HSETNX', inc, 'acknowledged_at', now)
 return {'ok', first, redis.call('HGET', inc, 'declared_at')}

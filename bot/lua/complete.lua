@@ -21,6 +21,7 @@ if #skipped > 0 then
     cjson.encode({phase = tonumber(phase), steps = skipped}))
 end
 add_event(stream, seen, event_id, 'phase_completed', actor, now, data)
+responded(inc, actor, now)
 redis.call('HSET', inc, 'phase', tonumber(phase) + 1, 'phase_started:' .. (tonumber(phase) + 1), now)
 if last == '1' then
   redis.call('HSET', inc, 'status', 'resolved', 'resolved_at', now, 'resolved_by', actor,

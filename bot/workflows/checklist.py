@@ -20,10 +20,12 @@ async def check_step(deps: Deps, book: Playbook, incident_id: str, phase: int, s
     outcome = await deps.store.step(incident_id, phase, step, done, event)
     if outcome.status == "stale_phase":
         raise BadInput(replies.PHASE_CLOSED)
+    first_response = outcome.acknowledged_after_ms is not None
     if outcome.acknowledged_after_ms is not None:
         metrics.TIME_TO_ACKNOWLEDGE.labels(playbook=book.key).observe(outcome.acknowledged_after_ms / 1000)
-    # "same" too: the message may still show an older state (another replica's failed render).
-    await sync(deps, incident_id, [parts.phase(phase)])
+    # "same" too: the message may still show an older state (another replica's failed render). The first
+    # step done meets the acknowledge target, which the card shows.
+    await sync(deps, incident_id, [parts.phase(phase), parts.CARD] if first_response else [parts.phase(phase)])
 
 
 async def complete_phase(deps: Deps, book: Playbook, incident_id: str, phase: int, user: str) -> None:

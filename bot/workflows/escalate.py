@@ -1,4 +1,5 @@
-"""What a due item posts: an escalation ping, a phase-window reminder or the RCA reminder.
+"""What a due item posts: an escalation ping, a phase-window reminder, a missed-target reminder or the RCA
+reminder.
 
 Each is recorded (CONFIRM) just before it is posted, with message metadata naming the item, so a retry
 after a crash can find the earlier post instead of posting twice.
@@ -15,7 +16,7 @@ from bot.deps import Deps
 from bot.errors import BadInput
 from bot.incident import Event, Incident
 from bot.parts import Part
-from bot.playbook import Playbook
+from bot.playbook import TARGET_NAMES, Playbook
 from bot.schedule import Due, DueKind, is_late, lateness_ms
 from bot.store import Claim
 from bot.sync import post, sync
@@ -33,6 +34,7 @@ class Notice:
     need_phase: int | None = None
     set_severity: str | None = None
     fields: dict[str, str] = field(default_factory=dict)  # stored with the event, to draw the message later
+    redraw: frozenset[Part] = frozenset()  # parts that show the stored fields, drawn again once posted
 
 
 def notice_for(deps: Deps, due: Due, claim: Claim, incident: Incident, book: Playbook | None) -> Notice | None:
@@ -51,6 +53,15 @@ def notice_for(deps: Deps, due: Due, claim: Claim, incident: Incident, book: Pla
         return Notice(Event(type="phase_overdue", actor="bot", at=claim.now_ms, id=event_id,
                             data={"phase": due.index}), None, text=blocks.phase_overdue(incident, book, due.index),
                       need_phase=due.index)
+    if due.kind == DueKind.TARGET:
+        targets = book.meta.targets
+        seconds = targets.seconds(due.index) if due.index < len(TARGET_NAMES) else None
+        if seconds is None:
+            return None
+        event = Event(type="target_missed", actor="bot", at=claim.now_ms, id=event_id,
+                      data={"target": TARGET_NAMES[due.index], "after": seconds, "notify": targets.notify})
+        return Notice(event, None, text=blocks.target_missed(incident, book, due.index, deps.settings.roster),
+                      fields={f"target_at:{due.index}": str(claim.now_ms)}, redraw=frozenset({parts.CARD}))
     if due.index >= len(book.meta.escalation):
         return None
     level = book.meta.escalation[due.index]
@@ -83,8 +94,9 @@ async def send(deps: Deps, due: Due, claim: Claim) -> None:
     if due.kind == DueKind.ESCALATION:
         metrics.ESCALATIONS_SENT.labels(playbook=incident.playbook, level=str(due.index + 1)).inc()
         metrics.ESCALATION_LATENESS.observe(max(0, claim.now_ms - claim.due_ms) / 1000)
-    if confirmed.severity != incident.severity:
-        await sync(deps, incident.id, parts.HEADLINE)
+    redraw = set(notice.redraw) | (parts.HEADLINE if confirmed.severity != incident.severity else set())
+    if redraw:
+        await sync(deps, incident.id, redraw)
 
 
 async def _already_posted(deps: Deps, channel: str, claim: Claim) -> bool:
@@ -110,5 +122,6 @@ async def acknowledge(deps: Deps, incident_id: str, level: int, user: str) -> bo
     if outcome.acknowledged_after_ms is not None:
         incident = await deps.store.get(incident_id)
         metrics.TIME_TO_ACKNOWLEDGE.labels(playbook=incident.playbook).observe(outcome.acknowledged_after_ms / 1000)
-    await sync(deps, incident_id, [parts.ping(level)])
+    # The card too: an acknowledged ping may be the first response, which meets the acknowledge target.
+    await sync(deps, incident_id, [parts.ping(level), parts.CARD])
     return outcome.status == "ok"

@@ -1,4 +1,5 @@
-"""The RCA: a Markdown draft rendered from the timeline at resolve, posted as a file, due within a day."""
+"""The RCA: a Markdown draft rendered from the timeline at resolve, posted as a file, due within the
+playbook's review window (`review_within`, else RCA_DUE_AFTER)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import blocks, limits, parts, replies
 from bot.attempts import attempt_all
 from bot.deps import Deps
-from bot.durations import format_duration
+from bot.durations import format_duration, in_words
 from bot.errors import BadInput
 from bot.incident import Event, Incident
 from bot.playbook import Playbook
@@ -29,6 +30,12 @@ MAX_LOOKUPS = 50
 DAY_MS = 86_400_000
 # Suggested due dates for the remediation table: immediate, short term (a week), long term (a month).
 REMEDIATION_DAYS = {"immediate": 1, "short_term": 7, "long_term": 30}
+
+
+def review_window_ms(deps: Deps, book: Playbook | None) -> int:
+    """How long after the resolve the RCA is due: the playbook's `review_within`, else RCA_DUE_AFTER."""
+    seconds = book.meta.review_within if book is not None and book.meta.review_within else None
+    return int((seconds or deps.settings.rca_due_after) * 1000)
 
 
 def filename(incident: Incident) -> str:
@@ -85,6 +92,7 @@ def context(incident: Incident, book: Playbook | None, events: list[Event], peop
         "escalations": sum(1 for ev in events if ev.type == "escalated"),
         "generated": utc(now_ms),
         "due": utc(due_ms),
+        "review_within": in_words((due_ms - end) / 1000),
         "remediation_due": {k: utc_date(end + days * DAY_MS) for k, days in REMEDIATION_DAYS.items()},
         "timeline": timeline_entries(incident, book, events, people),
     }
@@ -92,8 +100,9 @@ def context(incident: Incident, book: Playbook | None, events: list[Event], peop
 
 def render_markdown(deps: Deps, incident: Incident, events: list[Event], people: dict[str, str], *,
                     now_ms: int) -> str:
-    due_ms = incident.rca_due_at or (incident.resolved_at or now_ms) + int(deps.settings.rca_due_after * 1000)
-    ctx = context(incident, deps.book(incident.playbook), events, people, now_ms=now_ms, due_ms=due_ms)
+    book = deps.book(incident.playbook)
+    due_ms = incident.rca_due_at or (incident.resolved_at or now_ms) + review_window_ms(deps, book)
+    ctx = context(incident, book, events, people, now_ms=now_ms, due_ms=due_ms)
     return deps.templates.render("rca", incident.playbook, ctx)
 
 

@@ -47,7 +47,7 @@ async def resolve(deps: Deps, incident_id: str, user: str, cause: str, resolutio
         (resolved.resolved_at - resolved.declared_at) / 1000)
     observe_phase(book, resolved, phase, resolved.resolved_at)
     # Before any Slack call, so the RCA's deadline and reminder survive a crash right after resolving.
-    await store.schedule_rca(incident_id, resolved.resolved_at + int(deps.settings.rca_due_after * 1000))
+    await store.schedule_rca(incident_id, resolved.resolved_at + rca.review_window_ms(deps, book))
     await _wait_for_inflight_ping(deps, incident_id)
     jobs = {
         "resolved update and RCA": _resolved_update_and_rca(deps, incident_id, user),
