@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import handlers, logs
-from bot.app import create_app, create_web_app
+from bot.app import SCHEDULER, create_app, create_web_app
 from bot.check import Checked, load_checked, run_check
 from bot.deps import Deps
 from bot.embedded_redis import EmbeddedRedis
@@ -111,6 +111,9 @@ async def _serve(settings: Settings, checked: Checked, http: bool, port: int) ->
             await socket_mode.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack in Socket Mode; /healthz and /metrics on port %s", port)
         await stop.wait()
+        scheduler = runner.app[SCHEDULER]
+        if scheduler is not None:
+            scheduler.pause()  # nothing new is claimed while requests in flight finish
         log.info("stopping: no new requests; finishing those in flight (up to %ss)", settings.shutdown_timeout)
         if socket_mode is not None:
             await socket_mode.close_async()  # type: ignore[no-untyped-call]

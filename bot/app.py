@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 # Slack's payloads are a few kilobytes; anything near this is not from Slack.
 MAX_BODY = 1024 * 1024
+SCHEDULER: web.AppKey[Scheduler | None] = web.AppKey("scheduler")
 # Slack's rule: a request older than this may be a replay.
 SIGNATURE_MAX_AGE_S = 300
 
@@ -79,10 +80,10 @@ def create_web_app(deps: Deps, bolt: AsyncApp, *, run_scheduler: bool = True,
 def _signed(secret: bytes, raw: bytes, headers: Mapping[str, str]) -> bool:
     """Slack's v0 signature over the exact bytes received, from at most five minutes ago."""
     timestamp, signature = headers.get("X-Slack-Request-Timestamp", ""), headers.get("X-Slack-Signature", "")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_S:
+    if not (timestamp.isascii() and timestamp.isdigit()) or abs(time.time() - int(timestamp)) > SIGNATURE_MAX_AGE_S:
         return False
     expected = "v0=" + hmac.new(secret, b"v0:" + timestamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
 
 
 def _refuse(request: web.Request, status: int, reason: str, size: int) -> web.Response:
@@ -127,8 +128,9 @@ def service_app(deps: Deps) -> web.Application:
 
 
 def lifecycle(deps: Deps, bolt: AsyncApp, run_scheduler: bool):  # type: ignore[no-untyped-def]
-    async def ctx(_: web.Application):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application):  # type: ignore[no-untyped-def]
         scheduler = Scheduler(deps) if run_scheduler else None
+        app[SCHEDULER] = scheduler
         if scheduler:
             scheduler.start()
         yield

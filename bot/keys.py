@@ -69,6 +69,11 @@ def rendered(incident_id: str) -> str:
     return f"{PREFIX}rendered:{incident_id}"
 
 
+def dirty_attempts() -> str:
+    """Hash: dirty member -> failed draws in a row; the part is given up past a limit."""
+    return f"{PREFIX}dirty-attempts"
+
+
 def render_lock(incident_id: str, part: str) -> str:
     """String: which caller is drawing one part (a message, the topic) right now. Short lease (seconds)."""
     return f"{PREFIX}render-lock:{incident_id}:{part}"

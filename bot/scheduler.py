@@ -29,15 +29,22 @@ class Scheduler:
         self.deps = deps
         self.owner = new_token()
         self._task: asyncio.Task[None] | None = None
+        self._sweep: asyncio.Task[int] | None = None
         self._stopping = False
         self._inflight: dict[asyncio.Task[None], tuple[Due, Claim]] = {}
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="scheduler")
 
+    def pause(self) -> None:
+        """Claim nothing more (the process is stopping); what is in flight goes on."""
+        self._stopping = True
+
     async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Stop claiming; let sends in flight finish for up to `timeout` s, then hand back the rest."""
         self._stopping = True  # a cancel swallowed inside a Redis call must not keep the loop going
+        if self._sweep:
+            self._sweep.cancel()
         if self._task:
             self._task.cancel()
             await asyncio.wait([self._task], timeout=timeout)
@@ -63,15 +70,22 @@ class Scheduler:
         while not self._stopping:
             try:
                 await self.tick()
-                if loop.time() >= next_sweep:
+                # The sweep runs beside the ticks: a part Slack is slow to take must not delay a due ping.
+                if loop.time() >= next_sweep and (self._sweep is None or self._sweep.done()):
                     next_sweep = loop.time() + SWEEP_INTERVAL
-                    await sync.sweep(self.deps)
+                    self._sweep = loop.create_task(self._swept(), name="sweep")
             except StorageUnavailable:
                 log.warning("scheduler: Redis unreachable; retrying")
                 await asyncio.sleep(1.0)
             except Exception:
                 log.exception("scheduler tick failed")
             await asyncio.sleep(interval)
+
+    async def _swept(self) -> int:
+        try:
+            return await sync.sweep(self.deps)
+        except StorageUnavailable:
+            return 0
 
     async def tick(self) -> int:
         """Claim and start sending everything due now; returns how many were claimed."""

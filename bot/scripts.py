@@ -133,11 +133,12 @@ class Scripts:
                          lock_ms: int) -> Any:
         return await self._part_drawn(
             keys=[keys.incident(incident_id), keys.steps(incident_id), keys.rendered(incident_id),
-                  keys.render_lock(incident_id, part), keys.dirty()],
+                  keys.render_lock(incident_id, part), keys.dirty(), keys.dirty_attempts()],
             args=[part, token, str(version), digest, str(lock_ms), member])
 
-    async def part_failed(self, incident_id: str, part: str, member: str, token: str) -> Any:
-        return await self._part_failed(keys=[keys.render_lock(incident_id, part), keys.dirty()], args=[token, member])
+    async def part_failed(self, incident_id: str, part: str, member: str, token: str, max_attempts: int) -> Any:
+        return await self._part_failed(keys=[keys.render_lock(incident_id, part), keys.dirty(), keys.dirty_attempts()],
+                                       args=[token, member, str(max_attempts)])
 
     async def part_posted(self, incident_id: str, part: str, version: int, digest: str, fields: dict[str, str]) -> Any:
         return await self._part_posted(keys=[keys.incident(incident_id), keys.rendered(incident_id)],

@@ -30,6 +30,8 @@ T = TypeVar("T")
 IDEM_TTL_S = 86400
 # A render lock outlives any sane chat.update; if its holder dies the sweep draws the part again.
 RENDER_LOCK_MS = 10000
+# Failed draws in a row before a part is given up (about two minutes of sweeps).
+MAX_DRAW_ATTEMPTS = 60
 
 
 def _storage_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -295,8 +297,9 @@ class Store:
         await self.scripts.part_posted(incident_id, part, version, digest, fields)
 
     @_storage_errors
-    async def part_failed(self, incident_id: str, part: str, member: str, token: str) -> None:
-        await self.scripts.part_failed(incident_id, part, member, token)
+    async def part_failed(self, incident_id: str, part: str, member: str, token: str) -> bool:
+        """Let go and leave the part dirty; False when it failed too often and was given up."""
+        return bool(await self.scripts.part_failed(incident_id, part, member, token, MAX_DRAW_ATTEMPTS))
 
     @_storage_errors
     async def dirty_members(self, older_than_ms: int, limit: int = 50) -> list[str]:

@@ -30,7 +30,8 @@ SWEEP_AFTER_MS = 2000
 # Slack's answers that no retry can change: the part is given up, not swept for ever.
 PERMANENT = frozenset({"message_not_found", "channel_not_found", "is_archived", "cant_update_message",
                        "not_in_channel", "edit_window_closed", "invalid_blocks", "msg_too_long",
-                       "invalid_auth", "account_inactive", "token_revoked"})
+                       "msg_blocks_too_long", "too_long", "missing_scope", "invalid_auth", "account_inactive",
+                       "token_revoked"})
 
 
 async def sync(deps: Deps, incident_id: str, parts: Iterable[Part]) -> bool:
@@ -102,7 +103,8 @@ async def _let_go(deps: Deps, incident_id: str, part: Part, token: str, *, forge
     """Release the part and leave it dirty for the sweep (or drop it when Slack will never take it)."""
     member = part.member(incident_id)
     try:
-        await deps.store.part_failed(incident_id, part.key, member, token)
+        if not await deps.store.part_failed(incident_id, part.key, member, token):
+            log.error("incident %s: giving up drawing %s after repeated failures", incident_id, part.key)
         if forget:
             await deps.store.forget_dirty(member)
     except StorageUnavailable:
