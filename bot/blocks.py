@@ -209,9 +209,13 @@ def escalation_ping(incident: Incident, book: Playbook, level: int, roster: dict
     open_for = format_duration((sent_at - incident.declared_at) / 1000)
     late = f"\n_Sent {format_duration(late_ms / 1000)} late: the bot was not running at the due time._" \
         if late_ms else ""
+    # As it stood when the ping went out (stored then), so later changes don't rewrite what was said.
+    severity = incident.ping_severity.get(level, incident.severity)
+    phase = incident.ping_phase.get(level, incident.phase)
+    phase_label = book.phases[phase].label if 0 <= phase < len(book.phases) else phase_name(incident, book)
     text = (f"🚨 *Escalation {level + 1}/{len(book.meta.escalation)}: {escape(esc.message)}*\n{who}\n"
-            f"*{incident.name}* · {escape(incident.title)} · *{incident.severity}* · phase "
-            f"{escape(phase_name(incident, book))} · open for {open_for}{late}")
+            f"*{incident.name}* · {escape(incident.title)} · *{escape(severity)}* · phase "
+            f"{escape(phase_label)} · open for {open_for}{late}")
     blocks = [section(text)]
     if level in incident.ack_by:
         blocks.append(context(f"✅ Acknowledged by {user(incident.ack_by[level])} {when(incident.ack_at[level])}"))

@@ -45,6 +45,8 @@ class Deps:
     # and with it one pool of kept-alive connections to Slack.
     client: AsyncWebClient = field(default=None)  # type: ignore[assignment]
     http: aiohttp.ClientSession | None = None
+    # The same, without retries: for scheduled posts, which must not be posted twice.
+    once_client: AsyncWebClient = field(default=None)  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         if self.templates is None:
@@ -54,6 +56,8 @@ class Deps:
                 self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=HTTP_CONNECTIONS,
                                                                                  keepalive_timeout=60))
             self.client = make_client(self.settings, self.http)
+        if self.once_client is None:
+            self.once_client = make_client(self.settings, self.http, retries=False)
 
     async def aclose(self) -> None:
         """Close what the process holds open: Slack connections, then Redis."""

@@ -80,6 +80,8 @@ class Incident(BaseModel):
     ping_ts: dict[int, str] = {}
     ping_at: dict[int, int] = {}  # when the ping of a level was sent
     ping_late: dict[int, int] = {}  # how late it was, ms
+    ping_severity: dict[int, str] = {}  # the severity and phase when it was sent
+    ping_phase: dict[int, int] = {}
     ack_by: dict[int, str] = {}
     ack_at: dict[int, int] = {}
     phase_started: dict[int, int] = {}  # when each phase after the first started (the first: declared_at)

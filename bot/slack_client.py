@@ -36,7 +36,14 @@ class MeteredWebClient(AsyncWebClient):
             metrics.SLACK_SECONDS.labels(method=api_method).observe(time.perf_counter() - started)
 
 
-def make_client(settings: Settings, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+def make_client(settings: Settings, session: aiohttp.ClientSession | None = None, *,
+                retries: bool = True) -> AsyncWebClient:
+    """With `retries`, 429s, 5xx and dropped connections are retried in the client: right for idempotent
+    calls. Without, a failure is raised at once, for posts that must not happen twice (the scheduler
+    retries those itself, after looking for the earlier post)."""
+    if not retries:
+        return MeteredWebClient(token=settings.bot_token, base_url=settings.slack_api_url, session=session,
+                                timeout=10, retry_handlers=[])
     client = MeteredWebClient(token=settings.bot_token, base_url=settings.slack_api_url, session=session)
     client.retry_handlers.extend([AsyncRateLimitErrorRetryHandler(max_retry_count=3),
                                   AsyncServerErrorRetryHandler(max_retry_count=2)])

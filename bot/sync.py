@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.errors import IncidentGone, StorageUnavailable
@@ -41,14 +42,14 @@ async def sync(deps: Deps, incident_id: str, parts: Iterable[Part]) -> bool:
 
 
 async def post(deps: Deps, incident: Incident, part: Part, channel: str,
-               metadata: dict[str, Any] | None = None) -> str:
+               metadata: dict[str, Any] | None = None, client: AsyncWebClient | None = None) -> str:
     """Post a part's first message, keep its ts, then sync it in case the incident moved meanwhile."""
     book = deps.book(incident.playbook)
     drawn = content(part, incident, book, deps.settings.roster) if book else None
     if drawn is None:
         raise IncidentGone()
     text, body = drawn
-    resp = await deps.client.chat_postMessage(channel=channel, text=text, blocks=body, metadata=metadata)
+    resp = await (client or deps.client).chat_postMessage(channel=channel, text=text, blocks=body, metadata=metadata)
     ts, channel_id = str(resp["ts"]), str(resp["channel"])
     fields = {part.ts_field: ts}
     if part.kind == Kind.ANNOUNCEMENT:
@@ -57,6 +58,12 @@ async def post(deps: Deps, incident: Incident, part: Part, channel: str,
                                  fields)
     await sync(deps, incident.id, [part])
     return ts
+
+
+async def adopt(deps: Deps, incident_id: str, part: Part, ts: str) -> None:
+    """A part's message found in Slack (an earlier attempt posted it and died): keep its ts and redraw it."""
+    await deps.store.part_posted(incident_id, part.key, -1, "", {part.ts_field: ts})
+    await sync(deps, incident_id, [part])
 
 
 async def sweep(deps: Deps) -> int:

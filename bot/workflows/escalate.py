@@ -19,11 +19,13 @@ from bot.parts import Part
 from bot.playbook import TARGET_NAMES, Playbook
 from bot.schedule import Due, DueKind, is_late, lateness_ms
 from bot.store import Claim
-from bot.sync import post, sync
+from bot.sync import adopt, post, sync
 
 log = logging.getLogger(__name__)
 
 METADATA_TYPE = "incident_escalation"
+# Pages of channel history read to find an earlier post (200 messages each).
+HISTORY_PAGES = 10
 
 
 @dataclass(frozen=True)
@@ -71,45 +73,60 @@ def notice_for(deps: Deps, due: Due, claim: Claim, incident: Incident, book: Pla
                   data={"level": due.index, "message": level.message, "notify": level.notify,
                         "late": bool(late_ms), "late_ms": late_ms})
     return Notice(event, parts.ping(due.index), set_severity=level.set_severity,
-                  fields={f"ping_at:{due.index}": str(claim.now_ms), f"ping_late:{due.index}": str(late_ms)})
+                  fields={f"ping_at:{due.index}": str(claim.now_ms), f"ping_late:{due.index}": str(late_ms),
+                          f"ping_severity:{due.index}": incident.severity,
+                          f"ping_phase:{due.index}": str(incident.phase)})
 
 
 async def send(deps: Deps, due: Due, claim: Claim) -> None:
     store = deps.store
     incident = await store.get(due.incident_id)
     notice = notice_for(deps, due, claim, incident, deps.book(incident.playbook))
-    if notice is None or (claim.attempt > 1 and await _already_posted(deps, incident.channel_id, claim)):
+    if notice is None:
         await store.finish(due)
         return
-    confirmed = await store.confirm(due, claim, notice.event, need_phase=notice.need_phase,
-                                    set_severity=notice.set_severity, fields=notice.fields)
-    if confirmed is None:
-        return
-    metadata: dict[str, Any] = {"event_type": METADATA_TYPE, "event_payload": {"id": claim.member}}
-    if notice.part is not None:
-        await post(deps, confirmed, notice.part, confirmed.channel_id, metadata)
+    earlier = await _earlier_post(deps, incident.channel_id, claim) if claim.attempt > 1 else None
+    redraw = set(notice.redraw) | (set(parts.HEADLINE) if notice.set_severity else set())
+    if earlier is not None:
+        # Posted by an attempt that died before finishing: keep that message, finish what it left undone.
+        if notice.part is not None:
+            await adopt(deps, incident.id, notice.part, earlier)
     else:
-        await deps.client.chat_postMessage(channel=confirmed.channel_id, text=notice.text, metadata=metadata)
+        confirmed = await store.confirm(due, claim, notice.event, need_phase=notice.need_phase,
+                                        set_severity=notice.set_severity, fields=notice.fields)
+        if confirmed is None:
+            return
+        metadata: dict[str, Any] = {"event_type": METADATA_TYPE, "event_payload": {"id": claim.member}}
+        # No client-side retries: a retried post could land twice; the next attempt checks Slack first.
+        if notice.part is not None:
+            await post(deps, confirmed, notice.part, confirmed.channel_id, metadata, client=deps.once_client)
+        else:
+            await deps.once_client.chat_postMessage(channel=confirmed.channel_id, text=notice.text,
+                                                    metadata=metadata)
     await store.finish(due)
     if due.kind == DueKind.ESCALATION:
         metrics.ESCALATIONS_SENT.labels(playbook=incident.playbook, level=str(due.index + 1)).inc()
         metrics.ESCALATION_LATENESS.observe(max(0, claim.now_ms - claim.due_ms) / 1000)
-    redraw = set(notice.redraw) | (parts.HEADLINE if confirmed.severity != incident.severity else set())
     if redraw:
         await sync(deps, incident.id, redraw)
 
 
-async def _already_posted(deps: Deps, channel: str, claim: Claim) -> bool:
-    # A minute of margin: Slack's clock and Redis's need not agree to the millisecond.
-    oldest = f"{(claim.due_ms - 60_000) / 1000:.6f}"
-    resp = await deps.client.conversations_history(channel=channel, oldest=oldest, include_all_metadata=True,
-                                                   limit=200)
-    messages: list[dict[str, Any]] = resp.get("messages", [])
-    for message in messages:
-        meta = message.get("metadata") or {}
-        if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("id") == claim.member:
-            return True
-    return False
+async def _earlier_post(deps: Deps, channel: str, claim: Claim) -> str | None:
+    """The ts of this item's message if an earlier attempt posted it, paging through the channel's history
+    since a minute before it was due (Slack's clock and Redis's need not agree to the millisecond)."""
+    oldest, cursor = f"{(claim.due_ms - 60_000) / 1000:.6f}", ""
+    for _ in range(HISTORY_PAGES):
+        resp = await deps.client.conversations_history(channel=channel, oldest=oldest, include_all_metadata=True,
+                                                       limit=200, cursor=cursor or None)
+        messages: list[dict[str, Any]] = resp.get("messages", [])
+        for message in messages:
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("id") == claim.member:
+                return str(message.get("ts"))
+        cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
+        if not cursor:
+            return None
+    return None
 
 
 async def acknowledge(deps: Deps, incident_id: str, level: int, user: str) -> bool:
