@@ -39,15 +39,13 @@ class DeclareMeta(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     playbook: str
-    channel: str = ""  # where /incident was typed, for error replies
-    response_url: str = ""
+    channel: str = ""  # where /incident was typed
 
 
 class IncidentMeta(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     i: str
-    response_url: str = ""
 
 
 class StatusMeta(BaseModel):
@@ -56,7 +54,6 @@ class StatusMeta(BaseModel):
     i: str  # incident id
     k: str  # kind of update proposed: initial | progress
     h: str  # fingerprint of the proposed text, to tell whether it was edited
-    response_url: str = ""
 
 
 class EscalationRef(BaseModel):

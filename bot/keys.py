@@ -55,7 +55,8 @@ def open_by_playbook() -> str:
 
 
 def view(view_id: str) -> str:
-    """String: the incident a modal we opened belongs to, checked when it is submitted. Expires after a day."""
+    """String: JSON of what a modal we opened is for (incident id, response_url), checked when it is submitted.
+    Expires after a day."""
     return f"{PREFIX}view:{view_id}"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -195,13 +196,18 @@ class Store:
         return str(value) if value else None
 
     @_storage_errors
-    async def bind_view(self, view_id: str, incident_id: str) -> None:
-        await self.redis.set(keys.view(view_id), incident_id, ex=IDEM_TTL_S)
+    async def bind_view(self, view_id: str, incident_id: str, response_url: str) -> None:
+        """Remember what a modal we opened is for, so its submit is checked against this, not its metadata."""
+        await self.redis.set(keys.view(view_id), json.dumps({"i": incident_id, "r": response_url}), ex=IDEM_TTL_S)
 
     @_storage_errors
-    async def view_incident(self, view_id: str) -> str | None:
+    async def view_binding(self, view_id: str) -> tuple[str, str] | None:
+        """(incident id, response_url) of a modal we opened, or None."""
         value = await self.redis.get(keys.view(view_id))
-        return str(value) if value else None
+        if not value:
+            return None
+        data = json.loads(value)
+        return str(data.get("i", "")), str(data.get("r", ""))
 
     @_storage_errors
     async def link_channel(self, incident_id: str, channel_id: str, channel_name: str) -> None:

@@ -149,7 +149,7 @@ async def test_slack_failure_mid_declare_is_reported_and_recorded(make_bot, driv
     bot = await make_bot()
     fake_slack.fail("pins.add", "channel_not_found")
     view = await open_declare_modal(driver, bot, fake_slack, "quick Pin fails")
-    await driver.submit_view({**view, "id": "V_PINFAIL"}, modal_values("Pin fails"), url=bot.url)
+    await driver.submit_view(view, modal_values("Pin fails"), url=bot.url)
     post = await eventually(lambda: [b for _, b in fake_slack.response_posts if "pin" in b.get("text", "")])
     assert "channel_not_found" in post[0]["text"]
     channel = fake_slack.calls_to("conversations.create")[0]
@@ -166,7 +166,7 @@ async def test_channel_creation_failure_marks_incident_failed(make_bot, driver, 
     bot = await make_bot()
     fake_slack.fail("conversations.create", "restricted_action")
     view = await open_declare_modal(driver, bot, fake_slack, "quick Cannot create")
-    await driver.submit_view({**view, "id": "V_NOCREATE"}, modal_values("Cannot create"), url=bot.url)
+    await driver.submit_view(view, modal_values("Cannot create"), url=bot.url)
     post = await eventually(lambda: [b for _, b in fake_slack.response_posts
                                      if "restricted_action" in b.get("text", "")])
     assert "could not be declared" in post[0]["text"]

@@ -265,3 +265,21 @@ async def test_wrong_redis_password_is_named_at_start_up(tmp_path):
     assert "authentication failed" in proc.stderr and "REDIS_URL" in proc.stderr
     assert "wrong-password" not in proc.stderr
 
+
+
+async def test_status_kind_and_reply_address_come_from_the_server(two, driver, fake_slack):
+    bot, a, _ = two
+    before = len(fake_slack.calls_to("views.open"))
+    await driver.command("status", channel=a.channel, url=bot.url)
+    view = (await fake_slack.wait_for("views.open", before + 1))[-1].response["view"]
+    meta = json.loads(view["private_metadata"])
+    assert "response_url" not in meta, "where to answer is kept on the server"
+    forged = {**view, "private_metadata": json.dumps({**meta, "k": "resolved"})}
+    await driver.submit_view(forged, {"text": "Checkout is slow; we are on it", "eta": ""}, url=bot.url)
+    events = await eventually(lambda: _status_events(bot, a.incident_id))
+    assert events[0].data["kind"] == "initial"
+    assert (await bot.deps.store.get(a.incident_id)).is_open
+
+
+async def _status_events(bot, incident_id: str) -> list[Any]:
+    return [e for e in await bot.deps.store.timeline(incident_id) if e.type == "status_update"]

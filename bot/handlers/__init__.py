@@ -97,32 +97,33 @@ async def _is_member(deps: Deps, channel: str, user: str) -> bool:
             return False
 
 
-async def incident_of_view(deps: Deps, body: dict[str, Any], claimed: str) -> Incident | None:
-    """The incident a submitted modal belongs to, by the view id we stored when opening it; None when the
-    modal's own claim disagrees (or it was never ours)."""
-    bound = await deps.store.view_incident(str(body["view"].get("id") or ""))
-    if bound is None or bound != claimed:
+async def incident_of_view(deps: Deps, body: dict[str, Any], claimed: str) -> tuple[Incident, str] | None:
+    """The incident a submitted modal belongs to, by the view id we stored when opening it, and where to
+    answer the person (the response_url we stored); None when the modal's own claim disagrees (or it was
+    never ours)."""
+    bound = await deps.store.view_binding(str(body["view"].get("id") or ""))
+    if bound is None or not bound[0] or bound[0] != claimed:
         return None
-    logs.bind(incident=bound)
-    incident = await deps.store.get(bound)
+    logs.bind(incident=bound[0])
+    incident = await deps.store.get(bound[0])
     await _member_or_refuse(deps, incident, body)
-    return incident
+    return incident, bound[1]
 
 
 async def submitted(deps: Deps, ack: Any, body: dict[str, Any], form_type: type[F],
-                    claimed: str) -> tuple[F, Incident] | None:
+                    claimed: str) -> tuple[F, Incident, str] | None:
     """A submitted modal's form, checked, and the incident it was opened for. Anything wrong is answered on
     the form itself (`response_action: errors`) and None returned; otherwise the submit is acked."""
     fields = list(form_type.model_fields)
     form, errors = form_type.read({name: form_value(body["view"], name) for name in fields})
-    incident = await incident_of_view(deps, body, claimed) if form else None
-    if form is not None and incident is None:
+    found = await incident_of_view(deps, body, claimed) if form else None
+    if form is not None and found is None:
         errors = {fields[0]: replies.STALE_FORM}
-    if form is None or incident is None:
+    if form is None or found is None:
         await ack(response_action="errors", errors=errors)
         return None
     await ack()
-    return form, incident
+    return form, found[0], found[1]
 
 
 def user_of(body: dict[str, Any]) -> str:

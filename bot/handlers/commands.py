@@ -41,7 +41,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         book = deps.book(word)
         if book is not None:
             await ack()
-            await open_modal(client, body, book, rest)
+            await open_modal(deps, client, body, book, rest)
             return
         handler = _IN_CHANNEL.get(word)
         if handler is None:

@@ -21,13 +21,14 @@ from bot.workflows import declare
 log = logging.getLogger(__name__)
 
 
-async def open_modal(client: AsyncWebClient, body: dict[str, Any], book: Playbook, text: str) -> None:
+async def open_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], book: Playbook, text: str) -> None:
     # No Redis or other call before views.open: the trigger id lives three seconds.
     title, private = forms.private_flag(text)
-    meta = DeclareMeta(playbook=book.key, channel=body.get("channel_id", ""),
-                       response_url=body.get("response_url", ""))
-    await client.views_open(trigger_id=body["trigger_id"],
-                            view=modals.declare_modal(book, title, meta, private=private))
+    meta = DeclareMeta(playbook=book.key, channel=body.get("channel_id", ""))
+    resp = await client.views_open(trigger_id=body["trigger_id"],
+                                   view=modals.declare_modal(book, title, meta, private=private))
+    # Where to answer once it is submitted: kept here, not in the modal's metadata a client could alter.
+    await deps.store.bind_view(str(resp["view"]["id"]), "", body.get("response_url", ""))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -57,12 +58,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if not created:
             log.info("declare modal %s submitted again; incident %s already exists", view["id"], incident_id)
             return
+        bound = await deps.store.view_binding(str(view["id"]))
+        response_url = bound[1] if bound else ""
         done = await declare.set_up(deps, incident_id, book)
         if not done.channel_id:
             await tell(client, body, replies.not_declared(done.incident.name, done.error),
-                       response_url=meta.response_url)
+                       response_url=response_url)
         elif done.failed:
             message = replies.declared_partly(done.incident.name, done.channel_id, listed(done.failed))
-            await tell(client, body, message, response_url=meta.response_url)
+            await tell(client, body, message, response_url=response_url)
             await attempt_all(incident_id, {"tell the channel": client.chat_postMessage(channel=done.channel_id,
                                                                                    text=message)})

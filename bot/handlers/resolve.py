@@ -21,9 +21,9 @@ from bot.workflows.resolve import resolve
 async def open_resolve_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident) -> None:
     if not incident.is_open:
         raise IncidentClosed(incident.name)
-    meta = IncidentMeta(i=incident.id, response_url=body.get("response_url", ""))
+    meta = IncidentMeta(i=incident.id)
     resp = await client.views_open(trigger_id=body["trigger_id"], view=modals.resolve_modal(incident, meta))
-    await deps.store.bind_view(str(resp["view"]["id"]), incident.id)
+    await deps.store.bind_view(str(resp["view"]["id"]), incident.id, body.get("response_url", ""))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -34,8 +34,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         done = await submitted(deps, ack, body, ResolveForm, meta.i)
         if done is None:
             return
-        form, incident = done
+        form, incident, response_url = done
         resolved, errors_after = await resolve(deps, incident.id, user_of(body), form.cause, form.resolution)
         if errors_after:
             await tell(client, body, replies.resolved_partly(resolved.name, errors_after),
-                       response_url=meta.response_url)
+                       response_url=response_url)

@@ -25,11 +25,10 @@ async def open_status_modal(deps: Deps, client: AsyncWebClient, body: dict[str, 
         raise IncidentClosed(incident.name)
     kind = status.next_kind(incident)
     proposed = status.render(deps, incident, kind, now_ms=deps.clock())
-    meta = StatusMeta(i=incident.id, k=kind, h=status.fingerprint(proposed.plain.strip()),
-                      response_url=body.get("response_url", ""))
+    meta = StatusMeta(i=incident.id, k=kind, h=status.fingerprint(proposed.plain.strip()))
     view = modals.status_modal(incident, kind, proposed.plain, meta, deps.settings.status_channel)
     resp = await client.views_open(trigger_id=body["trigger_id"], view=view)
-    await deps.store.bind_view(str(resp["view"]["id"]), incident.id)
+    await deps.store.bind_view(str(resp["view"]["id"]), incident.id, body.get("response_url", ""))
 
 
 async def status_command(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident,
@@ -66,7 +65,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         done = await submitted(deps, ack, body, StatusForm, meta.i)
         if done is None:
             return
-        form, incident = done
+        form, incident, response_url = done
         text, eta = form.text, form.eta
         if not incident.is_open:
             raise IncidentClosed(incident.name)
@@ -74,10 +73,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             # Left as proposed: fill it in again, now with the ETA and the time of posting.
             update = status.render(deps, incident, status.next_kind(incident), now_ms=deps.clock(), eta=eta)
         else:
-            update = status.typed(meta.k, text)
+            # The kind is the server's to decide (where the incident stands), never the form's.
+            update = status.typed(status.next_kind(incident), text)
         recorded, failures = await status.publish(deps, incident, update, user_of(body), f"status:{view['id']}")
         if recorded is not None and failures:
-            await tell(client, body, replies.status_partly(incident.name, failures), response_url=meta.response_url)
+            await tell(client, body, replies.status_partly(incident.name, failures), response_url=response_url)
 
     @app.action(Action.RCA_REVIEWED)
     @guarded
