@@ -75,6 +75,11 @@ def dirty_attempts() -> str:
     return f"{PREFIX}dirty-attempts"
 
 
+def posting(incident_id: str, part: str) -> str:
+    """String: a part's first post is under way. Lives as long as a post may take."""
+    return f"{PREFIX}posting:{incident_id}:{part}"
+
+
 def render_lock(incident_id: str, part: str) -> str:
     """String: which caller is drawing one part (a message, the topic) right now. Short lease (seconds)."""
     return f"{PREFIX}render-lock:{incident_id}:{part}"

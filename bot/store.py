@@ -298,9 +298,29 @@ class Store:
                                                       RENDER_LOCK_MS))
 
     @_storage_errors
+    async def mark_posting(self, incident_id: str, part: str, member: str, ttl_ms: int) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(keys.posting(incident_id, part), "1", px=ttl_ms)
+            pipe.zadd(keys.dirty(), {member: float(await self._now_ms())}, nx=True)
+            await pipe.execute()
+
+    async def _now_ms(self) -> int:
+        sec, usec = await self.redis.time()
+        return int(sec) * 1000 + int(usec) // 1000
+
+    @_storage_errors
+    async def clear_posting(self, incident_id: str, part: str) -> None:
+        await self.redis.delete(keys.posting(incident_id, part))
+
+    @_storage_errors
+    async def posting(self, incident_id: str, part: str) -> bool:
+        return bool(await self.redis.exists(keys.posting(incident_id, part)))
+
+    @_storage_errors
     async def part_posted(self, incident_id: str, part: str, version: int, digest: str,
                           fields: dict[str, str]) -> None:
         await self.scripts.part_posted(incident_id, part, version, digest, fields)
+        await self.clear_posting(incident_id, part)
 
     @_storage_errors
     async def part_failed(self, incident_id: str, part: str, member: str, token: str) -> bool:

@@ -19,7 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.errors import IncidentGone, StorageUnavailable
-from bot.incident import Incident
+from bot.incident import Incident, Status
 from bot.parts import Kind, Part
 from bot.render import Drawn, content, draw
 from bot.store import new_token
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 
 # A part dirty for longer than this is the sweep's to draw (a live render takes well under it).
 SWEEP_AFTER_MS = 2000
+# How long a first post may take (the client's retries included) before the sweep may post it again.
+POSTING_MS = 60_000
+PART_METADATA = "incident_part"
 # Slack's answers that no retry can change: the part is given up, not swept for ever.
 PERMANENT = frozenset({"message_not_found", "channel_not_found", "is_archived", "cant_update_message",
                        "not_in_channel", "edit_window_closed", "invalid_blocks", "msg_too_long",
@@ -49,7 +52,17 @@ async def post(deps: Deps, incident: Incident, part: Part, channel: str,
     if drawn is None:
         raise IncidentGone()
     text, body = drawn
-    resp = await (client or deps.client).chat_postMessage(channel=channel, text=text, blocks=body, metadata=metadata)
+    # Until its ts is kept, the part is dirty and marked as being posted: if this post fails or the
+    # process dies, the sweep posts it once the mark has run out (after looking for it in the channel).
+    await deps.store.mark_posting(incident.id, part.key, part.member(incident.id), POSTING_MS)
+    metadata = metadata or {"event_type": PART_METADATA, "event_payload": {"incident": incident.id, "part": part.key}}
+    try:
+        resp = await (client or deps.client).chat_postMessage(channel=channel, text=text, blocks=body,
+                                                              metadata=metadata)
+    except Exception:
+        # This attempt is over (it may still have reached Slack: the sweep looks before posting again).
+        await deps.store.clear_posting(incident.id, part.key)
+        raise
     ts, channel_id = str(resp["ts"]), str(resp["channel"])
     fields = {part.ts_field: ts}
     if part.kind == Kind.ANNOUNCEMENT:
@@ -67,10 +80,59 @@ async def adopt(deps: Deps, incident_id: str, part: Part, ts: str) -> None:
 
 
 async def sweep(deps: Deps) -> int:
-    """Draw again the parts left dirty by a failure or a dead replica; how many were tried."""
+    """Draw again the parts left dirty by a failure or a dead replica, and post those whose first post
+    never happened; how many were tried."""
     members = await deps.store.dirty_members(SWEEP_AFTER_MS)
-    await asyncio.gather(*(_sync_part(deps, *Part.from_member(m)) for m in members))
+    await asyncio.gather(*(_repair(deps, *Part.from_member(m)) for m in members))
     return len(members)
+
+
+def _wanted(deps: Deps, incident: Incident, part: Part) -> str:
+    """Where a part that should exist by now is posted ("" when it is not wanted or is posted already)."""
+    if not incident.channel_id or incident.status == Status.FAILED:
+        return ""
+    if part.kind == Kind.CARD and not incident.card_ts:
+        return incident.channel_id
+    if part.kind == Kind.PHASE and not incident.phase_ts.get(part.index):
+        reached = part.index <= incident.phase if incident.is_open else part.index < incident.phase
+        return incident.channel_id if reached else ""
+    if part.kind == Kind.ANNOUNCEMENT and not incident.announcement_ts:
+        return deps.settings.announce_channel or ""
+    return ""
+
+
+async def _repair(deps: Deps, incident_id: str, part: Part) -> None:
+    try:
+        incident = await deps.store.get(incident_id)
+        book = deps.book(incident.playbook)
+        channel = _wanted(deps, incident, part) if book else ""
+        if channel and not await deps.store.posting(incident_id, part.key):
+            ts = await _posted_before(deps, incident, part)
+            if ts:
+                await adopt(deps, incident_id, part, ts)
+            else:
+                ts = await post(deps, incident, part, channel)
+                if part.kind == Kind.CARD:
+                    await deps.client.pins_add(channel=channel, timestamp=ts)
+            return
+    except (SlackApiError, StorageUnavailable, IncidentGone) as e:
+        log.warning("incident %s: posting %s again failed: %r", incident_id, part.key, e)
+        return
+    await _sync_part(deps, incident_id, part)
+
+
+async def _posted_before(deps: Deps, incident: Incident, part: Part) -> str:
+    """The ts of the part's message if an earlier post reached Slack (the incident channel's history)."""
+    if part.kind == Kind.ANNOUNCEMENT or not incident.channel_id:
+        return ""  # only the incident channel's id is known for sure; the announcement may repeat
+    resp = await deps.client.conversations_history(channel=incident.channel_id, include_all_metadata=True,
+                                                   limit=200)
+    messages: list[dict[str, Any]] = resp.get("messages", [])
+    for message in messages:
+        payload = (message.get("metadata") or {}).get("event_payload") or {}
+        if payload.get("incident") == incident.id and payload.get("part") == part.key:
+            return str(message.get("ts"))
+    return ""
 
 
 async def _push(deps: Deps, drawn: Drawn) -> None:

@@ -3,6 +3,8 @@ the sweep, an unchanged part costs no Slack call, and a part Slack will never ta
 
 from __future__ import annotations
 
+import time
+
 from bot import keys
 from bot.render import all_parts
 from bot.sync import sync
@@ -92,3 +94,20 @@ async def test_part_slack_will_never_take_is_given_up(make_bot, driver, fake_sla
     await eventually(lambda: step_stored(bot, inc.incident_id, 0))
     await eventually(lambda: not_dirty(bot, inc.incident_id, "phase:0"))
     assert len(fake_slack.calls_to("chat.update")) == before + 1
+
+
+async def test_next_checklist_whose_post_failed_is_posted_by_the_sweep(make_bot, driver, fake_slack):
+    # Declared "an hour from now": no escalation falls due during the test to take the injected faults.
+    bot = await make_bot(clock=lambda: int(time.time() * 1000) + 3_600_000)
+    inc = await declare(driver, bot, fake_slack, "quick Post fails")
+    fake_slack.fail_status("chat.postMessage", 500, times=4)  # the post and all of the client's retries
+    msg = phase_message(fake_slack, inc.channel, 0)
+    await driver.click(msg, "complete_phase:0", user=ALICE, url=bot.url)
+    # Nobody can complete Assess again; the bot posts the Diagnose checklist by itself, once.
+    nxt = await eventually(lambda: phase_message(fake_slack, inc.channel, 1), timeout=15)
+    assert "Phase 2 of 4" in all_text(nxt)
+    incident = await bot.deps.store.get(inc.incident_id)
+    assert incident.phase_ts.get(1) == nxt.ts
+    await driver.click(nxt, step_action(1, 0), user=ALICE, url=bot.url)
+    await eventually(lambda: "✅" in all_text(phase_message(fake_slack, inc.channel, 1)))
+    assert len([m for m in fake_slack.channels[inc.channel].messages if "Phase 2 of 4" in all_text(m)]) == 1
