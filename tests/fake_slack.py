@@ -25,6 +25,8 @@ from typing import Any, Literal, NoReturn
 
 from aiohttp import BodyPartReader, web
 
+from tests.loopback import Loopback
+
 BOT_USER = "U_BOT"
 BOT_ID = "B_BOT"
 APP_ID = "A_TEST"
@@ -509,7 +511,7 @@ _JSON_FIELDS = frozenset({"blocks", "attachments", "metadata", "view", "files", 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class FakeSlack:
+class FakeSlack(Loopback):
     def __init__(self, *, latency: float = 0.0, jitter: float = 0.0) -> None:
         self.latency = latency
         # Random extra delay per call, so concurrent calls can land at Slack in any order.
@@ -532,8 +534,6 @@ class FakeSlack:
         self._issued_triggers: dict[str, float] = {}
         self._response_targets: dict[str, tuple[str, str]] = {}
         self._changed = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._handlers: dict[str, Handler] = {
             "auth.test": self._auth_test,
             "conversations.create": self._conversations_create,
@@ -571,33 +571,16 @@ class FakeSlack:
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{key}", self._handle_response)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self._port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeSlack:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def root(self) -> str:
-        if self._port is None:
+        if not self.port:
             raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:
