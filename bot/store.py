@@ -412,7 +412,6 @@ class Store:
             return "ok", _snapshot(res[1], res[2]), ""
         return str(res[0]), None, str(res[1]) if len(res) > 1 and res[1] else ""
 
-
     # ------------------------------------------------------------ pages through PagerDuty
 
     @_storage_errors

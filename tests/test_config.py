@@ -33,6 +33,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> 
     ({"slack_api_url": "ftp://x"}, "setting SLACK_API_URL"),
     ({"roster": {"perf-lead": "bob"}}, "setting ROSTER"),
     ({"slack_app_token": "xoxb-wrong"}, "setting SLACK_APP_TOKEN"),
+    ({"pagerduty_events_url": "events.pagerduty.com"}, "setting PAGERDUTY_EVENTS_URL: expected an http(s) URL"),
+    ({"pagerduty_max_attempts": 50}, "setting PAGERDUTY_MAX_ATTEMPTS: should be at most 10"),
 ])
 def test_bad_setting_stops_with_one_line_naming_it(overrides, expected):
     values = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s", **overrides}
