@@ -30,7 +30,9 @@ BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_exp
                        "not_allowed_token_type"})
 HTTP_PORT, SOCKET_MODE_PORT = 3000, 8080
 GC_YOUNG_THRESHOLD = 20_000  # Python's default is 700
-SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "STATUSPAGE_API_KEY")
+# ROSTER is one of them: it may hold PagerDuty routing keys.
+SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "STATUSPAGE_API_KEY",
+                    "PAGERDUTY_WEBHOOK_SECRET", "ROSTER")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -136,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         # Read once; no child process (the embedded redis-server) or library needs them from the environment.
         for name in SECRET_VARIABLES:
             os.environ.pop(name, None)
-        logs.setup(settings.log_level, settings.log_format)
+        logs.setup(settings.log_level, settings.log_format, settings.secret_values())
         if args.command == "check":
             print(run_check(settings))
             return 0

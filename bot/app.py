@@ -7,22 +7,25 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
+from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot import metrics
+from bot import metrics, pagerduty
 from bot.deps import Deps
-from bot.errors import StorageUnavailable
+from bot.errors import IncidentGone, StorageUnavailable
 from bot.handlers import checklist, commands, declare, resolve, status, timeline
 from bot.scheduler import Scheduler
+from bot.workflows import page
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+PAGERDUTY_PATH = "/pagerduty/webhook"
 # Slack's payloads are a few kilobytes; anything near this is not from Slack.
 MAX_BODY = 1024 * 1024
 SCHEDULER: web.AppKey[Scheduler | None] = web.AppKey("scheduler")
@@ -52,11 +55,9 @@ def create_web_app(deps: Deps, bolt: AsyncApp, *, run_scheduler: bool = True,
 
     async def events(request: web.Request) -> web.Response:
         started = time.perf_counter()
-        # Nothing is done with a body before its signature is checked, and nothing of it is logged.
-        try:
-            raw = await asyncio.wait_for(request.read(), deps.settings.request_body_timeout)
-        except TimeoutError:
-            return _refuse(request, 408, "the body did not arrive in time", request.content_length or 0)
+        raw = await _read(deps, request)
+        if isinstance(raw, web.Response):
+            return raw
         if not _signed(secret, raw, request.headers):
             return _refuse(request, 401, "missing, stale or wrong signature", len(raw))
         try:
@@ -86,13 +87,48 @@ def _signed(secret: bytes, raw: bytes, headers: Mapping[str, str]) -> bool:
     return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
 
 
+async def _read(deps: Deps, request: web.Request) -> bytes | web.Response:
+    """The raw body, or the refusal when it is too slow (a body over MAX_BODY is refused by aiohttp with 413).
+    Nothing is done with a body before its signature is checked, and nothing of it is logged."""
+    try:
+        return await asyncio.wait_for(request.read(), deps.settings.request_body_timeout)
+    except TimeoutError:
+        return _refuse(request, 408, "the body did not arrive in time", request.content_length or 0)
+
+
 def _refuse(request: web.Request, status: int, reason: str, size: int) -> web.Response:
     log.info("refused %s %s: %s (%d bytes)", request.method, request.path, reason, size)
     return web.json_response({"ok": False, "error": reason}, status=status)
 
 
+def pagerduty_webhook(deps: Deps, secret: bytes) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """POST /pagerduty/webhook: a V3 webhook subscription's deliveries, signed with its secret."""
+
+    async def hook(request: web.Request) -> web.Response:
+        raw = await _read(deps, request)
+        if isinstance(raw, web.Response):
+            return raw
+        if not pagerduty.signed(secret, raw, request.headers.get(pagerduty.SIGNATURE_HEADER, "")):
+            return _refuse(request, 401, "missing or wrong signature", len(raw))
+        try:
+            delivery = pagerduty.Webhook.model_validate_json(raw)
+        except ValidationError:
+            return _refuse(request, 400, "a signed body that is not a PagerDuty webhook", len(raw))
+        try:
+            outcome = await page.heard(deps, delivery.event)
+        except StorageUnavailable:  # PagerDuty delivers again later
+            return web.json_response({"ok": False, "error": "storage unavailable"}, status=503)
+        except IncidentGone:
+            outcome = "ignored"
+        metrics.PAGERDUTY_WEBHOOKS.labels(outcome=outcome).inc()
+        return web.json_response({"ok": True, "outcome": outcome})
+
+    return hook
+
+
 def service_app(deps: Deps) -> web.Application:
-    """The routes every mode serves: GET /healthz and GET /metrics."""
+    """The routes every mode serves: GET /healthz and GET /metrics, and POST /pagerduty/webhook when
+    PAGERDUTY_WEBHOOK_SECRET is set."""
 
     async def healthz(_: web.Request) -> web.Response:
         try:
@@ -124,6 +160,9 @@ def service_app(deps: Deps) -> web.Application:
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics_page)
+    if deps.settings.pagerduty_webhook_secret is not None:
+        hook = pagerduty_webhook(deps, deps.settings.pagerduty_webhook_secret.get_secret_value().encode())
+        web_app.router.add_post(PAGERDUTY_PATH, hook)
     return web_app
 
 

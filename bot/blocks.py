@@ -8,10 +8,11 @@ from typing import Any
 from bot import limits
 from bot.durations import format_duration, in_words
 from bot.ids import Action, EscalationRef, IncidentMeta, StepRef
-from bot.incident import Incident, RcaStatus, StepStatus
+from bot.incident import Incident, RcaStatus, StepStatus, pagerduty_name
 from bot.kit import Block, button, chunks, context, header, section, text_obj, user, when, wrap
 from bot.mrkdwn import escape, mention, truncate
 from bot.playbook import PHASES, TARGET_NAMES, Playbook
+from bot.roster import Roster
 
 
 def phase_name(incident: Incident, book: Playbook) -> str:
@@ -61,7 +62,7 @@ def card(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
             button("Post status update", Action.STATUS_UPDATE, IncidentMeta(i=incident.id).model_dump_json())]})
     blocks.append(context("Commands here: `/incident note <text>` · `/incident sev P1` · "
                           "`/incident commander @user` · `/incident status` · `/incident timeline` · "
-                          "`/incident resolve`"))
+                          "`/incident page <role>` · `/incident resolve`"))
     text = f"{incident.name} [{incident.severity}] {escape(incident.title)} — {status}"
     return text, blocks
 
@@ -189,6 +190,7 @@ def help_text(books: dict[str, Playbook]) -> str:
         "• `/incident commander @user` — assign the incident commander",
         "• `/incident status` — post a status update to the status channel (and Statuspage)",
         "• `/incident timeline` — show the timeline (only to you)",
+        "• `/incident page <role> [message]` — page a roster role through PagerDuty now",
         "• `/incident resolve` — resolve, with cause and resolution; the RCA draft follows",
         "• `/incident rca reviewed` — mark the RCA reviewed after the review meeting",
         "• Message shortcut *Add to timeline* — put any message of the channel on the timeline",
@@ -200,10 +202,19 @@ def error_blocks(message: str) -> list[Block]:
     return [section(f"⚠️ {message}")]
 
 
-def escalation_ping(incident: Incident, book: Playbook, level: int, roster: dict[str, str]) -> tuple[str, list[Block]]:
+def acknowledger(who: str) -> str:
+    """Who acknowledged: a Slack mention, or the name PagerDuty gave."""
+    name = pagerduty_name(who)
+    return f"{escape(name)} (PagerDuty)" if name is not None else user(who)
+
+
+def escalation_ping(incident: Incident, book: Playbook, level: int, roster: Roster) -> tuple[str, list[Block]]:
     """The ping of one level as sent (its time and lateness are stored), and who acknowledged it."""
     esc = book.meta.escalation[level]
     who = _mentions(esc.notify, roster)
+    paged = [r for r in esc.notify if r in roster and roster[r].pageable]
+    if paged:
+        who += f"\n📟 Paged through PagerDuty: {', '.join(paged)}"
     sent_at = incident.ping_at.get(level, incident.declared_at)
     late_ms = incident.ping_late.get(level, 0)
     open_for = format_duration((sent_at - incident.declared_at) / 1000)
@@ -218,7 +229,8 @@ def escalation_ping(incident: Incident, book: Playbook, level: int, roster: dict
             f"{escape(phase_label)} · open for {open_for}{late}")
     blocks = [section(text)]
     if level in incident.ack_by:
-        blocks.append(context(f"✅ Acknowledged by {user(incident.ack_by[level])} {when(incident.ack_at[level])}"))
+        by, at = acknowledger(incident.ack_by[level]), when(incident.ack_at[level])
+        blocks.append(context(f"✅ Acknowledged by {by} {at}"))
     elif incident.is_open:
         ref = EscalationRef(i=incident.id, level=level)
         blocks.append({"type": "actions", "block_id": f"esc:{level}", "elements": [
@@ -226,13 +238,13 @@ def escalation_ping(incident: Incident, book: Playbook, level: int, roster: dict
     return f"Escalation {level + 1}: {escape(esc.message)} — {incident.name}", blocks
 
 
-def _mentions(roles: list[str], roster: dict[str, str]) -> str:
+def _mentions(roles: list[str], roster: Roster) -> str:
     """The roster's targets for `roles`, mentioned; roles without an entry named in plain text."""
-    found = [mention(roster[r]) for r in roles if r in roster]
+    found = [mention(roster[r].slack) for r in roles if r in roster]
     return " ".join(found + [f"*{escape(r)}* (no roster entry)" for r in roles if r not in roster])
 
 
-def target_missed(incident: Incident, book: Playbook, index: int, roster: dict[str, str]) -> str:
+def target_missed(incident: Incident, book: Playbook, index: int, roster: Roster) -> str:
     """The reminder when a response target passes unmet, for the channel and the target's roles."""
     seconds = book.meta.targets.seconds(index) or 0
     deadline = when(incident.declared_at + seconds * 1000)

@@ -53,6 +53,11 @@ def load_checked(settings: Settings) -> Checked:
         problems.append(e.user_message)
     lines.append("statuspage: " + ("on" if settings.statuspage_enabled else
                                    "off (set STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID to publish there)"))
+    paged = settings.pagerduty_roles
+    lines.append("pagerduty: " + (f"pages {', '.join(paged)} through {settings.pagerduty_events_url}" if paged else
+                                  "off (give a ROSTER role a routing key to page it)"))
+    lines.append("pagerduty webhook: " + ("on, POST /pagerduty/webhook" if settings.pagerduty_webhook_secret else
+                                          "off (set PAGERDUTY_WEBHOOK_SECRET to hear acknowledgements)"))
     if problems or templates is None:
         raise ConfigError("\n".join(problems))
     return Checked(books=books, templates=templates, summary="\n".join(lines))

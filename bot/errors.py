@@ -79,5 +79,7 @@ def plain_reason(err: Any) -> str:
         return f"should be one of {ctx.get('expected')}"
     if kind in ("greater_than", "greater_than_equal"):
         return f"should be at least {ctx.get('gt', ctx.get('ge'))}"
+    if kind in ("less_than", "less_than_equal"):
+        return f"should be at most {ctx.get('lt', ctx.get('le'))}"
     message = str(err.get("msg", "is not valid"))
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")

@@ -16,6 +16,7 @@ TITLE_MAX, SERVICE_MAX, DESCRIPTION_MAX = 120, 100, 2000
 CAUSE_MAX = RESOLUTION_MAX = 2000
 UPDATE_MAX, ETA_MAX = 3000, 100
 NOTE_MAX = 3000
+PAGE_MESSAGE_MAX = 500  # what `/incident page <role>` adds to the page's summary (PagerDuty keeps 1,024)
 ECHO_MAX = 40  # how much of an unknown word is repeated back
 PRIVATE = "private"  # the declare modal's checkbox, and the `--private` flag after `/incident <playbook>`
 
@@ -90,6 +91,11 @@ class StatusForm(_Form):
 def note_text(text: str) -> str:
     """A note typed after `/incident note`; ValueError says what to fix."""
     return _cleaned(text, multiline=True, limit=NOTE_MAX, required=True)
+
+
+def page_message(text: str) -> str:
+    """The optional message after `/incident page <role>`, on one line; ValueError says what to fix."""
+    return _cleaned(" ".join(text.split()), limit=PAGE_MESSAGE_MAX)
 
 
 def private_flag(text: str) -> tuple[str, bool]:

@@ -10,6 +10,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+# Someone who acknowledged a page in PagerDuty is a name, not a Slack id; stored with this prefix, which no
+# Slack id has, wherever an acknowledger or an actor is kept.
+PAGERDUTY_ACTOR = "pagerduty:"
+
+
+def pagerduty_actor(name: str) -> str:
+    return PAGERDUTY_ACTOR + name
+
+
+def pagerduty_name(actor: str) -> str | None:
+    """The person's name when `actor` acted in PagerDuty; None for anyone else."""
+    return actor.removeprefix(PAGERDUTY_ACTOR) if actor.startswith(PAGERDUTY_ACTOR) else None
+
 
 class Status(StrEnum):
     OPEN = "open"

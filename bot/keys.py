@@ -101,6 +101,24 @@ def job(member: str) -> str:
     return f"{PREFIX}job:{member}"
 
 
+def pages() -> str:
+    """Sorted set: PagerDuty events waiting to be sent, member "page|incident|action|role", score = ms when to
+    (re)try. Removed once PagerDuty took the event, refused it for good, or it was given up."""
+    return f"{PREFIX}pages"
+
+
+def pager(incident_id: str) -> str:
+    """Hash: the incident's pages, per role: "key:<role>" -> the dedup key PagerDuty knows it by (set with the
+    first page), "why:<role>" -> what the latest page says, "ack_sent:<role>" -> "1" once the bot told
+    PagerDuty about an acknowledgement from Slack. Forever."""
+    return f"{PREFIX}pager:{incident_id}"
+
+
+def pager_index() -> str:
+    """Hash: dedup key -> "incident|role", to find the incident a PagerDuty webhook is about. Forever."""
+    return f"{PREFIX}pager-index"
+
+
 def rca_due() -> str:
     """Sorted set: RCA review reminders, member "rca|incident|0", score = due ms. Removed when sent or the
     RCA is reviewed. Apart from `due`, which only ever holds work of open incidents."""

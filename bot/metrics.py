@@ -27,6 +27,11 @@ SLACK_REQUESTS = Counter("incidentbot_slack_requests_total", "Slack Web API call
                          "code, ratelimited, unreachable), after the client's own retries.", ["method", "outcome"])
 SLACK_SECONDS = Histogram("incidentbot_slack_request_seconds", "Slack Web API call duration, retries included.",
                           ["method"], buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+PAGERDUTY_EVENTS = Counter("incidentbot_pagerduty_events_total", "Events API v2 calls by action (trigger, "
+                           "acknowledge, resolve) and outcome (ok, invalid, ratelimited, error, unreachable).",
+                           ["action", "outcome"])
+PAGERDUTY_WEBHOOKS = Counter("incidentbot_pagerduty_webhooks_total", "Signed PagerDuty webhook deliveries by "
+                             "outcome (noted, duplicate, ignored).", ["outcome"])
 BUTTON_ACK = Histogram("incidentbot_button_ack_seconds", "From a button click's request in to its ack out.",
                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 

@@ -11,6 +11,7 @@ from bot.incident import Incident
 from bot.kit import Block
 from bot.parts import Kind, Part
 from bot.playbook import Playbook
+from bot.roster import Roster
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Drawn:
 
 
 def content(part: Part, incident: Incident, book: Playbook,
-            roster: dict[str, str]) -> tuple[str, list[Block] | None] | None:
+            roster: Roster) -> tuple[str, list[Block] | None] | None:
     """The text and blocks `part` shows for `incident` (no blocks for the topic); None if it has none."""
     match part.kind:
         case Kind.TOPIC:
@@ -68,7 +69,7 @@ def location(part: Part, incident: Incident) -> tuple[str, str]:
             return incident.channel_id, incident.rca_reminder_ts
 
 
-def draw(part: Part, incident: Incident, book: Playbook, roster: dict[str, str]) -> Drawn | None:
+def draw(part: Part, incident: Incident, book: Playbook, roster: Roster) -> Drawn | None:
     """What `part` shows now and where; None when it has nothing in Slack to update."""
     channel, ts = location(part, incident)
     if not channel or (part.kind != Kind.TOPIC and not ts):

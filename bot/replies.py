@@ -165,3 +165,56 @@ def rca_standing(name: str, is_open: bool, reviewed_by: str, due: str) -> str:
     if reviewed_by:
         return f"The RCA for {name} was marked reviewed by <@{reviewed_by}>."
     return f"The RCA for {name} is due {due}. Mark it with `/incident rca reviewed` once the team has reviewed it."
+
+
+# ---------------------------------------------------------------- PagerDuty
+
+PAGED_FROM_SLACK = "Paged from the incident channel"
+
+
+def pageable_roles(roles: list[str]) -> str:
+    if not roles:
+        return "No ROSTER role has a PagerDuty routing key yet (see README, PagerDuty)."
+    return f"Roles you can page: {', '.join(f'`{escape(r)}`' for r in roles)}."
+
+
+def page_usage(roles: list[str]) -> str:
+    return f"Name the role to page: `/incident page perf-lead [message]`. {pageable_roles(roles)}"
+
+
+def not_a_role(role: str, roles: list[str]) -> str:
+    return f"`{escape(role)}` is not a role in ROSTER, so nobody was paged. {pageable_roles(roles)}"
+
+
+def bad_page_message(problem: str) -> str:
+    return f"That message can't go on a page: {problem}."
+
+
+def no_routing_key(role: str, roles: list[str]) -> str:
+    return (f"`{escape(role)}` has no PagerDuty routing key in ROSTER, so it can't be paged; mention them here "
+            f"instead. {pageable_roles(roles)}")
+
+
+def page_requested(uid: str, role: str, message: str) -> str:
+    said = f": {escape(message)}" if message else ""
+    return f"📟 <@{uid}> paged *{escape(role)}* through PagerDuty{said}"
+
+
+def page_failed(action: str, role: str, why: str) -> str:
+    """Said once in the incident channel when PagerDuty refused an event for good, or it was given up."""
+    what = {"trigger": f"paging {role}", "acknowledge": f"acknowledging {role}'s page",
+            "resolve": f"resolving {role}'s page"}.get(action, f"telling PagerDuty about {role}")
+    return f"⚠️ PagerDuty: {escape(what)} failed: {escape(why)}"
+
+
+def gave_up(why: str, attempts: int) -> str:
+    return f"{why}; gave up after {attempts} attempts"
+
+
+def acknowledged_in_pagerduty(name: str, role: str) -> str:
+    return f"📟 {escape(name)} acknowledged the page for {escape(role)} in PagerDuty"
+
+
+def resolved_in_pagerduty(name: str, role: str) -> str:
+    return (f"📟 {escape(name)} resolved the page for {escape(role)} in PagerDuty. The incident stays open here "
+            "until it is resolved in Slack (`/incident resolve`).")

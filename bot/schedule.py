@@ -14,26 +14,54 @@ class DueKind(StrEnum):
     PHASE = "phase"  # a phase ran past its target window
     TARGET = "target"  # a response target passed unmet (index into playbook.TARGET_NAMES)
     RCA = "rca"  # the RCA is due; one per resolved incident, wanted while it is not reviewed (keys.rca_due)
+    PAGE = "page"  # an event for PagerDuty about one role's page (keys.pages)
+
+
+class PageAction(StrEnum):
+    """Events API v2 `event_action`s, in the order PagerDuty must hear them for one dedup key."""
+
+    TRIGGER = "trigger"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+    @property
+    def earlier(self) -> list[PageAction]:
+        """The actions that must reach PagerDuty before this one, when both are waiting."""
+        order = list(PageAction)
+        return order[: order.index(self)]
 
 
 @dataclass(frozen=True)
 class Due:
     kind: DueKind
     incident_id: str
-    index: int  # escalation level, phase or target index; 0 for the RCA
+    index: int = 0  # escalation level, phase or target index; 0 for the RCA and pages
+    action: PageAction | None = None  # pages only
+    role: str = ""  # pages only
 
     @property
     def member(self) -> str:
+        """Also built in lua/_common.lua (page_member) for pages queued by a script."""
+        if self.kind == DueKind.PAGE:
+            return f"{self.kind}|{self.incident_id}|{self.action}|{self.role}"
         return f"{self.kind}|{self.incident_id}|{self.index}"
 
     @classmethod
     def parse(cls, member: str) -> Due:
-        kind, incident_id, index = member.split("|")
-        return cls(DueKind(kind), incident_id, int(index))
+        kind, incident_id, rest = member.split("|", 2)
+        if kind == DueKind.PAGE:
+            action, role = rest.split("|", 1)
+            return cls.page(incident_id, PageAction(action), role)
+        return cls(DueKind(kind), incident_id, int(rest))
 
     @classmethod
     def rca(cls, incident_id: str) -> Due:
         return cls(DueKind.RCA, incident_id, 0)
+
+    @classmethod
+    def page(cls, incident_id: str, action: PageAction, role: str) -> Due:
+        """One member per role and action: a page waiting to be sent is not queued twice."""
+        return cls(DueKind.PAGE, incident_id, action=action, role=role)
 
 
 def plan_for_incident(incident: Incident, book: Playbook) -> dict[Due, int]:

@@ -6,6 +6,7 @@ return Redis's raw answer; `store.py` turns it into domain values.
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from typing import Any
 
@@ -51,7 +52,8 @@ class Scripts:
         self._confirm, self._finish = load("confirm"), load("finish")
         self._lock_part, self._part_drawn = load("lock_part"), load("part_drawn")
         self._part_failed, self._part_posted = load("part_failed"), load("part_posted")
-        self._release = load("release")
+        self._release, self._retry = load("release"), load("retry")
+        self._page_request, self._page_done, self._note = load("page_request"), load("page_done"), load("note")
 
     async def create(self, incident_id: str, request_token: str, ttl_s: int, fields: dict[str, str],
                      event: Event) -> Any:
@@ -68,7 +70,8 @@ class Scripts:
     async def complete(self, incident_id: str, phase: int, nsteps: int, last: bool, event: Event, cause: str,
                        resolution: str, unschedule: list[str]) -> Any:
         return await self._complete(
-            keys=[*_timeline(incident_id), keys.open_incidents(), keys.due(), keys.open_by_playbook()],
+            keys=[*_timeline(incident_id), keys.open_incidents(), keys.due(), keys.open_by_playbook(), keys.pages(),
+                  keys.pager(incident_id)],
             args=[str(phase), str(nsteps), "1" if last else "0", *_event_args(event), event.data_json, cause,
                   resolution, *unschedule])
 
@@ -79,9 +82,32 @@ class Scripts:
             keys=_timeline(incident_id),
             args=["1" if require_open else "0", *_event_args(ev), ev.type, ev.data_json, *_pairs(fields)])
 
-    async def acknowledge(self, incident_id: str, level: int, event: Event) -> Any:
-        return await self._acknowledge(keys=_timeline(incident_id),
-                                       args=[str(level), *_event_args(event), event.data_json])
+    async def acknowledge(self, incident_id: str, levels: list[int], event: Event, page_roles: list[str],
+                          note: bool) -> Any:
+        return await self._acknowledge(
+            keys=[*_timeline(incident_id), keys.pages(), keys.pager(incident_id)],
+            args=[*_event_args(event), event.type, event.data_json, json.dumps(levels), json.dumps(page_roles),
+                  "1" if note else "0"])
+
+    async def note(self, incident_id: str, event: Event) -> Any:
+        return await self._note(
+            keys=[keys.incident(incident_id), keys.timeline(incident_id), keys.timeline_seen(incident_id)],
+            args=[*_event_args(event), event.type, event.data_json])
+
+    async def page_request(self, incident_id: str, role: str, dedup_key: str, why: str, event: Event) -> Any:
+        return await self._page_request(
+            keys=[keys.incident(incident_id), keys.timeline(incident_id), keys.timeline_seen(incident_id),
+                  keys.pages(), keys.pager(incident_id), keys.pager_index()],
+            args=[role, dedup_key, why, *_event_args(event), event.data_json])
+
+    async def page_done(self, incident_id: str, member: str, owner: str, event: Event) -> Any:
+        return await self._page_done(
+            keys=[keys.pages(), keys.job(member), keys.timeline(incident_id), keys.timeline_seen(incident_id)],
+            args=[member, owner, event.id, event.type, event.actor, str(event.at), event.data_json])
+
+    async def retry(self, due_set: str, member: str, owner: str, delay_ms: int, counted: bool) -> Any:
+        return await self._retry(keys=[due_set, keys.job(member)],
+                                 args=[member, owner, str(delay_ms), "1" if counted else "0"])
 
     async def abandon(self, incident_id: str, event: Event) -> Any:
         return await self._abandon(
@@ -111,11 +137,12 @@ class Scripts:
 
     async def confirm(self, due_set: str, member: str, incident_id: str, owner: str, event: Event,
                       need_phase: int | None, set_severity: str, live_field: str, live_value: str,
-                      met_field: str, fields: dict[str, str]) -> Any:
+                      met_field: str, fields: dict[str, str], pages: list[dict[str, str]]) -> Any:
         return await self._confirm(
-            keys=[due_set, keys.job(member), *_timeline(incident_id)],
+            keys=[due_set, keys.job(member), *_timeline(incident_id), keys.pages(), keys.pager(incident_id),
+                  keys.pager_index()],
             args=[member, owner, event.id, event.type, event.data_json, "" if need_phase is None else str(need_phase),
-                  set_severity, live_field, live_value, met_field, *_pairs(fields)])
+                  set_severity, live_field, live_value, met_field, json.dumps(pages), *_pairs(fields)])
 
     async def release(self, due_set: str, member: str, owner: str) -> Any:
         return await self._release(keys=[due_set, keys.job(member)], args=[member, owner])

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError, plain_reason
-
-_ROSTER_ID = re.compile(r"^[US][A-Z0-9]+$|^[US]_[A-Z0-9_]+$")
+from bot.roster import Roster, parse_roster
 
 
 class Settings(BaseSettings):
@@ -28,7 +26,8 @@ class Settings(BaseSettings):
     templates_dir: Path = Path("./templates")
     announce_channel: str | None = None
     status_channel: str | None = None
-    roster: dict[str, str] = Field(default_factory=dict)
+    # Role → Slack id, or {"slack": id, "pagerduty": routing key}; see roster.py.
+    roster: Roster = Field(default_factory=dict)
     log_level: str = "INFO"
     # "text" for people, "json" for log aggregators: one object per line.
     log_format: Literal["text", "json"] = "text"
@@ -51,6 +50,14 @@ class Settings(BaseSettings):
     statuspage_api_key: SecretStr | None = None
     statuspage_page_id: str | None = None
     statuspage_api_url: str = "https://api.statuspage.io"
+    # PagerDuty: events go to the Events API v2 for roster roles with a routing key; webhooks (V3) come back
+    # on POST /pagerduty/webhook, which exists only with the subscription's secret set.
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    pagerduty_webhook_secret: SecretStr | None = None
+    # An event PagerDuty could not take (429, 5xx, unreachable) is tried again after this many seconds,
+    # doubling each time up to a minute; after this many attempts in all it is given up with a note.
+    pagerduty_retry_seconds: float = 1.0
+    pagerduty_max_attempts: int = Field(default=8, ge=1, le=10)
 
     @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
@@ -68,18 +75,21 @@ class Settings(BaseSettings):
             raise ValueError("expected an http(s) URL such as https://slack.com/api/")
         return v if v.endswith("/") else v + "/"
 
-    @field_validator("statuspage_api_url")
+    @field_validator("statuspage_api_url", "pagerduty_events_url")
     @classmethod
-    def _statuspage_url(cls, v: str) -> str:
+    def _service_url(cls, v: str, info: ValidationInfo) -> str:
+        example = {"statuspage_api_url": "https://api.statuspage.io",
+                   "pagerduty_events_url": "https://events.pagerduty.com/v2/enqueue"}[str(info.field_name)]
         if not v.startswith(("http://", "https://")):
-            raise ValueError("expected an http(s) URL such as https://api.statuspage.io")
+            raise ValueError(f"expected an http(s) URL such as {example}")
         return v.rstrip("/")
 
-    @field_validator("rca_due_after")
+    @field_validator("rca_due_after", "pagerduty_retry_seconds")
     @classmethod
-    def _rca_due_after(cls, v: float) -> float:
+    def _positive_seconds(cls, v: float, info: ValidationInfo) -> float:
         if v <= 0:
-            raise ValueError("expected a number of seconds above zero, e.g. 86400")
+            example = 86400 if info.field_name == "rca_due_after" else 1
+            raise ValueError(f"expected a number of seconds above zero, e.g. {example}")
         return v
 
     @property
@@ -109,15 +119,22 @@ class Settings(BaseSettings):
     def statuspage_enabled(self) -> bool:
         return self.statuspage_api_key is not None and bool(self.statuspage_page_id)
 
-    @field_validator("roster")
+    @property
+    def pagerduty_roles(self) -> list[str]:
+        """Roster roles with a routing key: the ones the bot pages through PagerDuty."""
+        return sorted(role for role, entry in self.roster.items() if entry.pageable)
+
+    def secret_values(self) -> list[str]:
+        """Secrets that no log line may carry; Slack tokens are also caught by their shape (logs.py)."""
+        values = [s.get_secret_value() for s in (self.slack_bot_token, self.slack_signing_secret,
+                                                 self.slack_app_token, self.statuspage_api_key,
+                                                 self.pagerduty_webhook_secret) if s is not None]
+        return values + [e.pagerduty.get_secret_value() for e in self.roster.values() if e.pagerduty is not None]
+
+    @field_validator("roster", mode="before")
     @classmethod
-    def _roster(cls, v: dict[str, str]) -> dict[str, str]:
-        for role, target in v.items():
-            if not _ROSTER_ID.match(target):
-                raise ValueError(
-                    f"role {role!r} maps to {target!r}; expected a Slack user id (U…) or user-group id (S…)"
-                )
-        return v
+    def _roster(cls, v: Any) -> Roster:
+        return parse_roster(v)
 
 
 def load_settings(env_file: str | None = ".env", **overrides: object) -> Settings:
@@ -134,4 +151,5 @@ def load_settings(env_file: str | None = ".env", **overrides: object) -> Setting
         # pydantic-settings names the field in its message, e.g. 'error parsing value for field "roster"'.
         field = str(e).split('"')[1].upper() if '"' in str(e) else "a setting"
         raise ConfigError(f"setting {field}: is not valid JSON (expected e.g. "
-                          '{"perf-lead": "U0123ABCD", "perf-oncall": "S0456EFGH"})') from None
+                          '{"perf-lead": {"slack": "S0PERFLEAD", "pagerduty": "<routing key>"}, '
+                          '"perf-oncall": "U0123ABCD"})') from None

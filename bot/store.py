@@ -21,7 +21,7 @@ from bot import keys
 from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
 from bot.incident import Event, Incident, RcaStatus, Status
 from bot.playbook import TARGET_NAMES
-from bot.schedule import Due, DueKind
+from bot.schedule import Due, DueKind, PageAction
 from bot.scripts import Scripts
 
 log = logging.getLogger(__name__)
@@ -83,16 +83,37 @@ def _check(status: str, incident_id: str) -> None:
 class Outcome:
     """What a check-off or an acknowledgement did."""
 
-    status: str  # "ok"; or "same", "stale_phase" (a step); or "already", "not_sent" (an acknowledgement)
+    # "ok"; or "same", "stale_phase" (a step); or "already", "not_sent", "dup" (an acknowledgement)
+    status: str
     by: str = ""  # who had already acknowledged
     acknowledged_after_ms: int | None = None  # set when this was anyone's first response to the incident
+    levels: tuple[int, ...] = ()  # escalation levels this acknowledgement marked
 
 
 def _outcome(res: Any, now_ms: int) -> Outcome:
     if res[0] == "ok":
         first = bool(res[1]) and res[2] is not None
-        return Outcome("ok", acknowledged_after_ms=now_ms - int(res[2]) if first else None)
+        levels = tuple(int(x) for x in res[3]) if len(res) > 3 else ()
+        return Outcome("ok", acknowledged_after_ms=now_ms - int(res[2]) if first else None, levels=levels)
     return Outcome(str(res[0]), by=str(res[1]) if len(res) > 1 and res[1] else "")
+
+
+@dataclass(frozen=True)
+class Pages:
+    """An incident's pages, by role: the dedup key PagerDuty knows each by, and what the latest page says."""
+
+    keys: dict[str, str]
+    reasons: dict[str, str]
+    ack_sent: frozenset[str]  # roles whose acknowledgement in Slack the bot passed on to PagerDuty
+
+    @classmethod
+    def from_redis(cls, fields: dict[str, str]) -> Pages:
+        by_kind: dict[str, dict[str, str]] = {}
+        for field, value in fields.items():
+            kind, _, role = field.partition(":")
+            by_kind.setdefault(kind, {})[role] = value
+        return cls(keys=by_kind.get("key", {}), reasons=by_kind.get("why", {}),
+                   ack_sent=frozenset(by_kind.get("ack_sent", {})))
 
 
 @dataclass(frozen=True)
@@ -129,6 +150,12 @@ def _wanted(due: Due) -> _Wanted:
         return _Wanted(keys.rca_due(), "rca_status", RcaStatus.DUE)
     if due.kind == DueKind.TARGET and due.index == TARGET_NAMES.index("acknowledge"):
         return _Wanted(keys.due(), "status", Status.OPEN, "acknowledged_at")
+    if due.kind == DueKind.PAGE:
+        # A trigger only while the incident is open; PagerDuty must hear an acknowledgement or a resolve
+        # whatever happens after it was queued (the incident's id never changes: always wanted).
+        if due.action == PageAction.TRIGGER:
+            return _Wanted(keys.pages(), "status", Status.OPEN)
+        return _Wanted(keys.pages(), "id", due.incident_id)
     return _Wanted(keys.due(), "status", Status.OPEN)
 
 
@@ -245,11 +272,20 @@ class Store:
         return None if res[0] == "stale_phase" else _snapshot(res[1], res[2])
 
     @_storage_errors
-    async def acknowledge(self, incident_id: str, level: int, event: Event) -> Outcome:
-        """"ok", "already" (with who), or "not_sent" (that level was never posted)."""
-        res = await self.scripts.acknowledge(incident_id, level, event)
+    async def acknowledge(self, incident_id: str, levels: list[int], event: Event, *,
+                          page_roles: list[str] | None = None, note: bool = False) -> Outcome:
+        """Mark the sent, unacknowledged `levels` acknowledged by `event.actor`: "ok" (with the levels marked),
+        "already" (with who), "not_sent" (none was posted) or "dup" (this event id was recorded before).
+        `page_roles`: tell PagerDuty too, for those that were paged. `note`: record the event even when no
+        level changed (an acknowledgement in PagerDuty of a page no level sent)."""
+        res = await self.scripts.acknowledge(incident_id, levels, event, page_roles or [], note)
         _check(res[0], incident_id)
         return _outcome(res, event.at)
+
+    @_storage_errors
+    async def note_once(self, incident_id: str, event: Event) -> bool:
+        """Put an outside event on the timeline unless its id is there already; True when it was new."""
+        return bool(await self.scripts.note(incident_id, event))
 
     @_storage_errors
     async def abandon(self, incident_id: str, event: Event) -> None:
@@ -349,7 +385,7 @@ class Store:
 
     @_storage_errors
     async def due_members(self, limit: int = 50) -> list[str]:
-        return [str(m) for m in await self.scripts.due([keys.due(), keys.rca_due()], limit)]
+        return [str(m) for m in await self.scripts.due([keys.due(), keys.rca_due(), keys.pages()], limit)]
 
     @_storage_errors
     async def claim(self, due: Due, owner: str, lease_ms: int, max_attempts: int = 10) -> Claim | None:
@@ -365,11 +401,14 @@ class Store:
 
     @_storage_errors
     async def confirm(self, due: Due, claim: Claim, event: Event, *, need_phase: int | None = None,
-                      set_severity: str | None = None, fields: dict[str, str] | None = None) -> Incident | None:
-        """Record the item just before posting it; None if it must not be posted any more."""
+                      set_severity: str | None = None, fields: dict[str, str] | None = None,
+                      pages: list[PageRequest] | None = None) -> Incident | None:
+        """Record the item just before posting it; None if it must not be posted any more. The first confirm
+        also queues `pages`."""
         w = _wanted(due)
         res = await self.scripts.confirm(w.due_set, due.member, due.incident_id, claim.owner, event, need_phase,
-                                         set_severity or "", w.live_field, w.live_value, w.met_field, fields or {})
+                                         set_severity or "", w.live_field, w.live_value, w.met_field, fields or {},
+                                         [p.as_json() for p in pages or []])
         return _snapshot(res[1], res[2]) if res[0] == "ok" else None
 
     @_storage_errors
@@ -380,6 +419,11 @@ class Store:
     @_storage_errors
     async def finish(self, due: Due) -> None:
         await self.scripts.finish(_wanted(due).due_set, due.member, due.incident_id)
+
+    @_storage_errors
+    async def retry_later(self, due: Due, claim: Claim, delay_ms: int, *, counted: bool = True) -> bool:
+        """Send a claimed item again in `delay_ms`; False if the claim was no longer ours."""
+        return bool(await self.scripts.retry(_wanted(due).due_set, due.member, claim.owner, delay_ms, counted))
 
     @_storage_errors
     async def sending(self, incident_id: str) -> str | None:
@@ -409,6 +453,54 @@ class Store:
         if res[0] == "ok":
             return "ok", _snapshot(res[1], res[2]), ""
         return str(res[0]), None, str(res[1]) if len(res) > 1 and res[1] else ""
+
+    # ------------------------------------------------------------ pages through PagerDuty
+
+    @_storage_errors
+    async def request_page(self, incident_id: str, page: PageRequest, event: Event) -> None:
+        """Page a role of an open incident now (IncidentClosed when it is not)."""
+        res = await self.scripts.page_request(incident_id, page.role, page.key, page.why, event)
+        _check(res[0], incident_id)
+
+    @_storage_errors
+    async def page_done(self, due: Due, claim: Claim, event: Event) -> bool:
+        """Drop a sent (or failed) PagerDuty event from the queue, recording `event` once; True if this call
+        recorded it."""
+        return bool(await self.scripts.page_done(due.incident_id, due.member, claim.owner, event))
+
+    @_storage_errors
+    async def pages(self, incident_id: str) -> Pages:
+        fields = await self.redis.hgetall(keys.pager(incident_id))
+        return Pages.from_redis({str(k): str(v) for k, v in fields.items()})
+
+    @_storage_errors
+    async def page_target(self, dedup_key: str) -> tuple[str, str] | None:
+        """(incident id, role) of a dedup key the bot sent to PagerDuty; None for any other key."""
+        value = await self.redis.hget(keys.pager_index(), dedup_key)
+        if not value:
+            return None
+        incident_id, _, role = str(value).partition("|")
+        return incident_id, role
+
+    @_storage_errors
+    async def any_queued(self, dues: list[Due]) -> bool:
+        """Whether any of these items is still waiting (or being sent)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for due in dues:
+                pipe.zscore(_wanted(due).due_set, due.member)
+            return any(score is not None for score in await pipe.execute())
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """Page `role` through PagerDuty under the dedup key `key`, saying `why`."""
+
+    role: str
+    key: str
+    why: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"role": self.role, "key": self.key, "why": self.why}
 
 
 def new_token() -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot import kit, limits
 from bot.durations import format_duration, in_words
-from bot.incident import Event, Incident
+from bot.incident import Event, Incident, pagerduty_name
 from bot.kit import Block, chunks, context, header, section, when
 from bot.mrkdwn import escape as escape_mrkdwn
 from bot.mrkdwn import truncate
@@ -55,6 +55,9 @@ def describe(event: Event, book: Playbook | None, style: Style = MRKDWN) -> str:
             return "a phase"
 
     who = user(event.actor) if event.actor.startswith(("U", "W")) else escape(event.actor or "the bot")
+    if (name := pagerduty_name(event.actor)) is not None:
+        who = f"{escape(name)} (PagerDuty)"
+    role = escape(str(d.get("role", "")))
     match event.type:
         case "declared":
             severity, title = escape(str(d.get("severity", ""))), escape(str(d.get("title", "")))
@@ -87,6 +90,20 @@ def describe(event: Event, book: Playbook | None, style: Style = MRKDWN) -> str:
             return f"Escalation level {int(d.get('level', 0)) + 1}{late}: {escape(str(d.get('message', '')))}"
         case "escalation_acknowledged":
             return f"{who} acknowledged escalation level {int(d.get('level', 0)) + 1}"
+        case "page_requested":
+            message = f": {escape(str(d['message']))}" if d.get("message") else ""
+            return f"{who} paged {role} through PagerDuty{message}"
+        case "pagerduty_sent":
+            return {"trigger": f"PagerDuty paged {role}",
+                    "acknowledge": f"PagerDuty was told {role}'s page is acknowledged",
+                    "resolve": f"PagerDuty resolved {role}'s page"}.get(str(d.get("action")), f"PagerDuty: {role}")
+        case "pagerduty_failed":
+            return f"⚠️ PagerDuty did not take the {escape(str(d.get('action')))} for {role}: " \
+                   f"{escape(str(d.get('error', '')))}"
+        case "pagerduty_acknowledged":
+            return f"{escape(str(d.get('name', '')))} acknowledged the page for {role} in PagerDuty"
+        case "pagerduty_resolved":
+            return f"{escape(str(d.get('name', '')))} resolved the page for {role} in PagerDuty"
         case "phase_overdue":
             return f"{phase_label()} ran past its target window"
         case "target_missed":

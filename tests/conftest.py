@@ -20,6 +20,7 @@ from bot.store import Store, connect
 from bot.templating import Templates
 from slackfake import FakeSlack
 from tests.driver import SIGNING_SECRET, SlackDriver
+from tests.fake_pagerduty import FakePagerDuty
 from tests.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,6 +61,12 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     await fake.stop()
 
 
+@pytest.fixture
+async def fake_pagerduty() -> AsyncIterator[FakePagerDuty]:
+    async with FakePagerDuty() as fake:
+        yield fake
+
+
 class Bot:
     """One running replica: its own Store (connection pool), Bolt app and HTTP server."""
 
@@ -82,11 +89,11 @@ async def make_bot(redis_url: str, fake_slack: FakeSlack) -> AsyncIterator[BotFa
     async def start(*, playbooks: Path = TEST_PLAYBOOKS, run_scheduler: bool = True,
                     clock: Callable[[], int] = wall_clock_ms, **settings: Any) -> Bot:
         settings.setdefault("templates_dir", ROOT / "templates")
+        settings.setdefault("roster", ROSTER)
         config = load_settings(
             env_file=None, slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
             slack_api_url=fake_slack.url, redis_url=redis_url, playbooks_dir=playbooks,
-            announce_channel="#incidents", status_channel="#status", roster=ROSTER,
-            scheduler_interval=0.1, **settings,
+            announce_channel="#incidents", status_channel="#status", scheduler_interval=0.1, **settings,
         )
         books = load_playbooks(config.playbooks_dir)
         deps = Deps(settings=config, store=Store(connect(redis_url)), playbooks=books, clock=clock,

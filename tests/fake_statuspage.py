@@ -14,6 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.loopback import Loopback
+
 STATUSES = frozenset({"investigating", "identified", "monitoring", "resolved"})
 
 
@@ -26,28 +28,21 @@ class Request:
 
 
 @dataclass
-class FakeStatuspage:
+class FakeStatuspage(Loopback):
     api_key: str
     page_id: str
     requests: list[Request] = field(default_factory=list)
     incidents: dict[str, dict[str, Any]] = field(default_factory=dict)
     _fail: list[int] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-    _runner: web.AppRunner | None = None
-    url: str = ""
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/pages/{page}/incidents", self._create)
         app.router.add_patch("/v1/pages/{page}/incidents/{incident}", self._update)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
 
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def fail_next(self, status: int = 500) -> None:
         self._fail.append(status)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot import logs
 from bot.channels import channel_name
 from bot.durations import format_duration, in_words, parse_duration
 from bot.errors import ConfigError
@@ -32,6 +33,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT) -> 
     ({"slack_api_url": "ftp://x"}, "setting SLACK_API_URL"),
     ({"roster": {"perf-lead": "bob"}}, "setting ROSTER"),
     ({"slack_app_token": "xoxb-wrong"}, "setting SLACK_APP_TOKEN"),
+    ({"pagerduty_events_url": "events.pagerduty.com"}, "setting PAGERDUTY_EVENTS_URL: expected an http(s) URL"),
+    ({"pagerduty_max_attempts": 50}, "setting PAGERDUTY_MAX_ATTEMPTS: should be at most 10"),
 ])
 def test_bad_setting_stops_with_one_line_naming_it(overrides, expected):
     values = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s", **overrides}
@@ -60,6 +63,47 @@ def test_check_summarises_shipped_playbooks():
     assert "roles with no ROSTER entry" in out and "vp-engineering: used by" in out
     assert "perf-lead:" not in out.split("roles with no ROSTER entry")[1]
     assert "xoxb-1" not in out + result.stderr
+
+
+ROUTING_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
+
+@pytest.mark.parametrize(("entry", "expected"), [
+    ({"slack": "U0LEAD", "pagerduty": ROUTING_KEY[:-1]}, "pagerduty should be the 32-character routing key"),
+    ({"slack": "U0LEAD", "pagerduty": ROUTING_KEY, "phone": ROUTING_KEY}, "unknown key 'phone'"),
+    ({"pagerduty": ROUTING_KEY}, "slack should be a Slack user id"),
+    ({"slack": "bob", "pagerduty": ROUTING_KEY}, "slack 'bob' should be a Slack user id"),
+    (["U0LEAD"], "expected a Slack id or an object"),
+])
+def test_malformed_roster_entry_names_the_role_never_the_key(entry, expected):
+    with pytest.raises(ConfigError) as info:
+        load_settings(env_file=None, roster={"incident-manager": "U0DAVE001", "perf-lead": entry})
+    message = info.value.user_message
+    assert message.startswith("setting ROSTER: role 'perf-lead'") and expected in message
+    assert ROUTING_KEY[:-1] not in message and "\n" not in message
+
+
+def test_roster_takes_slack_ids_and_objects_with_a_routing_key():
+    settings = load_settings(env_file=None, roster={"perf-lead": {"slack": "S0PERFLEAD", "pagerduty": ROUTING_KEY},
+                                                    "incident-manager": "U0DAVE001"})
+    assert settings.roster["perf-lead"].slack == "S0PERFLEAD"
+    assert settings.roster["incident-manager"].pagerduty is None
+    assert settings.pagerduty_roles == ["perf-lead"]
+    assert ROUTING_KEY not in repr(settings) + str(settings)
+
+
+def test_check_names_the_paged_roles_and_a_malformed_entry_without_the_key():
+    roster = '{"perf-lead": {"slack": "S0PERFLEAD", "pagerduty": "%s"}, "incident-manager": "U0DAVE001"}'
+    result = run_cli("check", env={"ROSTER": roster % ROUTING_KEY})
+    assert result.returncode == 0, result.stderr
+    assert "pagerduty: pages perf-lead through https://events.pagerduty.com/v2/enqueue" in result.stdout
+    assert "pagerduty webhook: off" in result.stdout
+    assert "perf-lead:" not in result.stdout.split("roles with no ROSTER entry")[1]
+    assert ROUTING_KEY not in result.stdout + result.stderr
+    result = run_cli("check", env={"ROSTER": roster % ("x" + ROUTING_KEY)})
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: setting ROSTER: role 'perf-lead': pagerduty should be the 32-character "
+                                     "routing key of an Events API v2 integration")
 
 
 def test_check_fails_on_broken_playbook_and_bad_setting(tmp_path):
@@ -154,3 +198,9 @@ def test_channel_names_are_valid_and_bounded():
     assert len(long) <= 80 and long.endswith("-4")
     assert channel_name("perf", "Ünïcode 🔥", ms).startswith("inc-20251123-perf-n-code")
     assert channel_name("perf", "!!!", ms) == "inc-20251123-perf-incident"
+
+
+def test_logs_hide_secrets_by_value():
+    logs.hide([ROUTING_KEY, "short"])  # values too short to hide safely are left alone
+    line = logs.redact(f"sent with {ROUTING_KEY}; a short word stays")
+    assert ROUTING_KEY not in line and "[redacted]" in line and "short word" in line

@@ -10,6 +10,7 @@ from bot import blocks, modals
 from bot.errors import ConfigError
 from bot.incident import Incident, StepState
 from bot.playbook import PHASES, load_playbooks, parse_playbook
+from bot.roster import parse_roster
 from bot.schedule import Due, DueKind, all_members, plan_for_incident
 from slackfake import validate_blocks
 
@@ -232,9 +233,9 @@ def test_full_card_stays_within_the_ten_fields_a_section_holds():
 
 def test_target_reminder_mentions_the_roster_and_names_unmapped_roles():
     incident = sample_incident("targets", declared_at=DECLARED)
-    roster = {"incident-manager": "U_IM"}
+    roster = parse_roster({"incident-manager": "U_IM"})
     ack = blocks.target_missed(incident, TARGETS_BOOK, 0, roster)
     assert ack.startswith("⏰ <@U_IM> *unmapped-manager* (no roster entry) *INC-42*")
     assert "not been acknowledged within its 2 seconds target" in ack
-    late = blocks.target_missed(incident, TARGETS_BOOK, 1, {"incident-manager": "S_MANAGERS"})
+    late = blocks.target_missed(incident, TARGETS_BOOK, 1, parse_roster({"incident-manager": "S_MANAGERS"}))
     assert "<!subteam^S_MANAGERS>" in late and "still open past its 3 seconds resolution target" in late

@@ -25,6 +25,8 @@ from tests.test_escalation import pings
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "xoxb-test-secret-token"
+ROUTING_KEY = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+WEBHOOK_SECRET = "pd-webhook-secret-in-env"
 
 
 def bot_env(**extra: str) -> dict[str, str]:
@@ -74,8 +76,9 @@ async def stopped(proc: subprocess.Popen[str], timeout: float = 15.0) -> tuple[i
 async def test_sigterm_stops_cleanly_with_no_redis_left_and_json_logs(tmp_path):
     port = free_port()
     state = tmp_path / "state"
-    proc = start_bot(bot_env(STATE_DIR=str(state), LOG_FORMAT="json", SLACK_API_URL="http://127.0.0.1:9/api/"),
-                     port)
+    roster = json.dumps({"perf-lead": {"slack": "U_LEAD", "pagerduty": ROUTING_KEY}})
+    proc = start_bot(bot_env(STATE_DIR=str(state), LOG_FORMAT="json", SLACK_API_URL="http://127.0.0.1:9/api/",
+                             ROSTER=roster, PAGERDUTY_WEBHOOK_SECRET=WEBHOOK_SECRET), port)
     try:
         await until_healthy(port, proc)
         redis_pids = children(proc.pid)
@@ -89,6 +92,7 @@ async def test_sigterm_stops_cleanly_with_no_redis_left_and_json_logs(tmp_path):
     assert lines and all({"ts", "level", "logger", "msg"} <= set(line) for line in lines)
     assert any(line["msg"] == "stopped" for line in lines)
     assert TOKEN not in err and "xoxb-" not in err.replace("xoxb-…", "")
+    assert ROUTING_KEY not in err and WEBHOOK_SECRET not in err
 
 
 class HangingSlack:

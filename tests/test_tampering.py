@@ -27,6 +27,7 @@ from bot.errors import ConfigError
 from bot.playbook import parse_playbook
 from tests.conftest import TEST_PLAYBOOKS, eventually
 from tests.driver import SIGNING_SECRET
+from tests.fake_pagerduty import signature, webhook
 from tests.flows import all_text, card, declare, modal_values, open_declare_modal, phase_message
 from tests.redis_server import RedisServer
 
@@ -283,3 +284,70 @@ async def test_status_kind_and_reply_address_come_from_the_server(two, driver, f
 
 async def _status_events(bot, incident_id: str) -> list[Any]:
     return [e for e in await bot.deps.store.timeline(incident_id) if e.type == "status_update"]
+
+
+PD_SECRET = "pd-webhook-secret"
+PD_ROSTER = {"perf-lead": {"slack": "U_LEAD", "pagerduty": "a1b2c3d4e5f60718293a4b5c6d7e8f90"}}
+
+
+@pytest.fixture
+async def paged(make_bot, driver, fake_slack):
+    """A bot hearing PagerDuty's webhooks, and an incident whose perf-lead page is queued (not sent)."""
+    bot = await make_bot(run_scheduler=False, pagerduty_webhook_secret=PD_SECRET, roster=PD_ROSTER)
+    inc = await declare(driver, bot, fake_slack, "quick Paged")
+    await driver.command("page perf-lead", channel=inc.channel, url=bot.url)
+    await eventually(lambda: any("through PagerDuty" in m.text for m in fake_slack.channels[inc.channel].messages))
+    key = (await bot.deps.store.pages(inc.incident_id)).keys["perf-lead"]
+    return bot, inc, key
+
+
+async def post_webhook(driver, bot, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    async with driver.session.post(bot.url + "/pagerduty/webhook", data=io.BytesIO(body),
+                                   headers={"Content-Type": "application/json", **headers}) as resp:
+        return resp.status, await resp.text()
+
+
+async def test_pagerduty_webhook_without_its_signature_changes_nothing(paged, driver, fake_slack):
+    bot, inc, key = paged
+    body = webhook("incident.acknowledged", key)
+    before = await snapshot(bot, inc.incident_id)
+    messages = len(fake_slack.channels[inc.channel].messages)
+    good = signature(PD_SECRET, body)
+    for headers in ({}, {"X-PagerDuty-Signature": ""}, {"X-PagerDuty-Signature": "v1=" + "0" * 64},
+                    {"X-PagerDuty-Signature": signature("another-secret", body)},
+                    {"X-PagerDuty-Signature": signature(PD_SECRET, body + b" ")},
+                    {"X-PagerDuty-Signature": good.replace("v1=", "v0=")},
+                    {"X-PagerDuty-Signature": good.upper()},
+                    {"X-PagerDuty-Signature": "v1=\u00e9" + ", v1=0" * 10 + ", " + good}):  # past the 10 read
+        status, text = await post_webhook(driver, bot, body, headers)
+        assert status == 401 and "Traceback" not in text and len(text) < 300
+    assert await snapshot(bot, inc.incident_id) == before
+    assert len(fake_slack.channels[inc.channel].messages) == messages
+    # While a secret rotates PagerDuty signs with both: one good signature among others is enough.
+    status, _ = await post_webhook(driver, bot, body, {"X-PagerDuty-Signature": f"v1={'0' * 64}, {good}"})
+    assert status == 200
+    assert (await bot.deps.store.get(inc.incident_id)).acknowledged_at == 0  # nothing was sent, so no level
+
+
+@pytest.mark.parametrize(("body", "status"), [
+    (b"not json", 400),
+    (b'{"event": {}}', 400),
+    (b'{"event": {"id": "", "event_type": "incident.acknowledged"}}', 400),
+    (b'{"event": ' + b"[" * 200_000, 400),
+    (b"x" * 1_100_000, 413),
+])
+async def test_malformed_pagerduty_webhooks(paged, driver, caplog, body, status):
+    bot, inc, _ = paged
+    before = await snapshot(bot, inc.incident_id)
+    caplog.set_level(logging.DEBUG)
+    code, text = await post_webhook(driver, bot, body, {"X-PagerDuty-Signature": signature(PD_SECRET, body)})
+    assert code == status and "Traceback" not in text and len(text) < 300
+    assert await snapshot(bot, inc.incident_id) == before
+    assert all(len(r.getMessage()) < 300 for r in caplog.records)
+
+
+async def test_pagerduty_webhook_route_is_off_without_a_secret(make_bot, driver):
+    bot = await make_bot(run_scheduler=False)
+    body = webhook("incident.acknowledged", "k")
+    status, _ = await post_webhook(driver, bot, body, {"X-PagerDuty-Signature": signature("", body)})
+    assert status == 404

@@ -21,7 +21,7 @@ from bot.handlers.status import rca_command, status_command
 from bot.incident import Incident
 from bot.replies import tell
 from bot.timeline_view import timeline_blocks
-from bot.workflows import details
+from bot.workflows import details, page
 
 _MENTION = re.compile(r"^<@([^|>]+)(?:\|[^>]*)?>$")
 
@@ -83,6 +83,10 @@ async def _timeline(deps: Deps, client: AsyncWebClient, body: dict[str, Any], in
                blocks=timeline_blocks(incident, deps.book(incident.playbook), events))
 
 
+async def _page(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident, text: str) -> None:
+    await page.request(deps, incident, user_of(body), text)
+
+
 async def _resolve(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident, text: str) -> None:
     await open_resolve_modal(deps, client, body, incident)
 
@@ -93,6 +97,7 @@ _IN_CHANNEL: dict[str, InChannel] = {
     "severity": _severity,
     "commander": _commander,
     "timeline": _timeline,
+    "page": _page,
     "resolve": _resolve,
     "status": status_command,
     "rca": rca_command,

@@ -44,5 +44,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
         book = deps.book(incident.playbook)
         if book is None or not 0 <= ref.level < len(book.meta.escalation):
             raise BadInput(replies.OTHER_INCIDENT)
-        if not await escalate.acknowledge(deps, incident.id, ref.level, user_of(body)):
+        if not await escalate.acknowledge(deps, incident, book, ref.level, user_of(body)):
             await tell(client, body, replies.ACK_ALREADY)

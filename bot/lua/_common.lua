@@ -23,3 +23,14 @@ local function responded(inc, actor, now)
   redis.call('HSET', inc, 'acknowledged_by', actor)
   return 1
 end
+-- An event for PagerDuty about one role's page, queued in keys.pages (the member is schedule.Due.page's).
+local function page_member(id, action, role)
+  return 'page|' .. id .. '|' .. action .. '|' .. role
+end
+-- Page a role: keep the dedup key PagerDuty will know the page by (and the way back from it, for webhooks)
+-- and what the page says, then queue the trigger; one waiting trigger per role is enough.
+local function queue_trigger(queue, pager, index, id, role, dedup, why)
+  redis.call('HSET', pager, 'key:' .. role, dedup, 'why:' .. role, why)
+  redis.call('HSET', index, dedup, id .. '|' .. role)
+  redis.call('ZADD', queue, 'NX', now_ms(), page_member(id, 'trigger', role))
+end

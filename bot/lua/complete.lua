@@ -1,7 +1,8 @@
 -- Close the current phase: open steps become skipped; the next phase starts unless this is the last,
--- in which case the incident resolves with the given cause and resolution and nothing scheduled for
--- it may fire any more.
+-- in which case the incident resolves with the given cause and resolution, nothing scheduled for it may
+-- fire any more, and PagerDuty is to resolve every page it was sent.
 local inc, steps, stream, seen, open, due, by_playbook = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local queue, pager = KEYS[8], KEYS[9]
 local phase, nsteps, last, actor, now = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
 local event_id, data, cause, resolution = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 if redis.call('EXISTS', inc) == 0 then return {'gone'} end
@@ -30,6 +31,10 @@ if last == '1' then
     redis.call('HINCRBY', by_playbook, redis.call('HGET', inc, 'playbook'), -1)
   end
   for i = 10, #ARGV do redis.call('ZREM', due, ARGV[i]) end
+  for _, field in ipairs(redis.call('HKEYS', pager)) do
+    local role = string.match(field, '^key:(.+)$')
+    if role then redis.call('ZADD', queue, 'NX', now_ms(), page_member(id, 'resolve', role)) end
+  end
   add_event(stream, seen, event_id .. ':resolved', 'resolved', actor, now,
     cjson.encode({cause = cause, resolution = resolution}))
 end

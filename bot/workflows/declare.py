@@ -65,7 +65,8 @@ async def _invite_targets(deps: Deps, incident: Incident, book: Playbook) -> tup
     users = [incident.declared_by]
     problems: list[str] = []
     for role in book.meta.responders:
-        target = deps.settings.roster.get(role)
+        entry = deps.settings.roster.get(role)
+        target = entry.slack if entry else None
         if target is None:
             problems.append(replies.no_roster_entry(role))
         elif target.startswith("S"):

@@ -2,7 +2,8 @@
 reminder.
 
 Each is recorded (CONFIRM) just before it is posted, with message metadata naming the item, so a retry
-after a crash can find the earlier post instead of posting twice.
+after a crash can find the earlier post instead of posting twice. An escalation's first CONFIRM also queues
+a PagerDuty trigger for each role of its level with a routing key (workflows/page.py sends them).
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot import blocks, metrics, parts, replies
+from bot import blocks, metrics, pagerduty, parts, replies
 from bot.deps import Deps
 from bot.errors import BadInput
 from bot.incident import Event, Incident
 from bot.parts import Part
 from bot.playbook import TARGET_NAMES, Playbook
 from bot.schedule import Due, DueKind, is_late, lateness_ms
-from bot.store import Claim
+from bot.store import Claim, Outcome, PageRequest
 from bot.sync import adopt, post, sync
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class Notice:
     set_severity: str | None = None
     fields: dict[str, str] = field(default_factory=dict)  # stored with the event, to draw the message later
     redraw: frozenset[Part] = frozenset()  # parts that show the stored fields, drawn again once posted
+    pages: list[PageRequest] = field(default_factory=list)  # roles paged through PagerDuty with it
 
 
 def notice_for(deps: Deps, due: Due, claim: Claim, incident: Incident, book: Playbook | None) -> Notice | None:
@@ -69,13 +71,15 @@ def notice_for(deps: Deps, due: Due, claim: Claim, incident: Incident, book: Pla
     level = book.meta.escalation[due.index]
     late_after_ms = int(deps.settings.late_after_seconds * 1000)
     late_ms = lateness_ms(claim.due_ms, claim.now_ms) if is_late(claim.due_ms, claim.now_ms, late_after_ms) else 0
+    pages = pagerduty.page_requests(deps.settings.roster, incident, level.notify, level.message)
     event = Event(type="escalated", actor="bot", at=claim.now_ms, id=event_id,
                   data={"level": due.index, "message": level.message, "notify": level.notify,
-                        "late": bool(late_ms), "late_ms": late_ms})
+                        "late": bool(late_ms), "late_ms": late_ms, "paged": [p.role for p in pages]})
     return Notice(event, parts.ping(due.index), set_severity=level.set_severity,
                   fields={f"ping_at:{due.index}": str(claim.now_ms), f"ping_late:{due.index}": str(late_ms),
                           f"ping_severity:{due.index}": incident.severity,
-                          f"ping_phase:{due.index}": str(incident.phase)})
+                          f"ping_phase:{due.index}": str(incident.phase)},
+                  pages=pages)
 
 
 async def send(deps: Deps, due: Due, claim: Claim) -> None:
@@ -93,7 +97,7 @@ async def send(deps: Deps, due: Due, claim: Claim) -> None:
             await adopt(deps, incident.id, notice.part, earlier)
     else:
         confirmed = await store.confirm(due, claim, notice.event, need_phase=notice.need_phase,
-                                        set_severity=notice.set_severity, fields=notice.fields)
+                                        set_severity=notice.set_severity, fields=notice.fields, pages=notice.pages)
         if confirmed is None:
             return
         metadata: dict[str, Any] = {"event_type": METADATA_TYPE, "event_payload": {"id": claim.member}}
@@ -129,16 +133,25 @@ async def _earlier_post(deps: Deps, channel: str, claim: Claim) -> str | None:
     return None
 
 
-async def acknowledge(deps: Deps, incident_id: str, level: int, user: str) -> bool:
-    """Someone picked up the ping of `level`; False when someone already had."""
-    event = Event(type="escalation_acknowledged", actor=user, at=deps.clock(), id=f"ack:{incident_id}:{level}",
+async def acknowledge(deps: Deps, incident: Incident, book: Playbook, level: int, user: str) -> bool:
+    """Someone picked up the ping of `level` in Slack; False when someone already had. PagerDuty is told for
+    the level's roles it paged."""
+    event = Event(type="escalation_acknowledged", actor=user, at=deps.clock(), id=f"ack:{incident.id}:{level}",
                   data={"level": level})
-    outcome = await deps.store.acknowledge(incident_id, level, event)
+    page_roles = pagerduty.pageable(deps.settings.roster, book.meta.escalation[level].notify)
+    outcome = await record_acknowledgement(deps, incident, [level], event, page_roles=page_roles)
     if outcome.status == "not_sent":
         raise BadInput(replies.ACK_NOT_SENT)
-    if outcome.acknowledged_after_ms is not None:
-        incident = await deps.store.get(incident_id)
-        metrics.TIME_TO_ACKNOWLEDGE.labels(playbook=incident.playbook).observe(outcome.acknowledged_after_ms / 1000)
-    # The card too: an acknowledged ping may be the first response, which meets the acknowledge target.
-    await sync(deps, incident_id, [parts.ping(level), parts.CARD])
     return outcome.status == "ok"
+
+
+async def record_acknowledgement(deps: Deps, incident: Incident, levels: list[int], event: Event, *,
+                                 page_roles: list[str] | None = None, note: bool = False) -> Outcome:
+    """Mark the sent `levels` acknowledged (store.acknowledge), count the first response, redraw their pings."""
+    outcome = await deps.store.acknowledge(incident.id, levels, event, page_roles=page_roles, note=note)
+    if outcome.acknowledged_after_ms is not None:
+        metrics.TIME_TO_ACKNOWLEDGE.labels(playbook=incident.playbook).observe(outcome.acknowledged_after_ms / 1000)
+    if outcome.levels:
+        # The card too: an acknowledged ping may be the first response, which meets the acknowledge target.
+        await sync(deps, incident.id, [parts.ping(level) for level in outcome.levels] + [parts.CARD])
+    return outcome

@@ -1,0 +1,38 @@
+"""The HTTP server of a local fake of an outside service, on a free port of 127.0.0.1."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from aiohttp import web
+
+
+class Loopback:
+    """Serves `routes()` from `start()` until `stop()` (or as `async with`); `port` is set once started."""
+
+    port: int = 0
+    max_body = 64 * 1024 * 1024  # what a request may carry (file uploads to the fake Slack)
+    _runner: web.AppRunner | None = None
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=self.max_body)
+        self.routes(app)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.port = self._runner.addresses[0][1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.stop()
