@@ -28,7 +28,8 @@ log = logging.getLogger("bot")
 BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
                        "not_allowed_token_type"})
 HTTP_PORT, SOCKET_MODE_PORT = 3000, 8080
-SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "STATUSPAGE_API_KEY")
+SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "STATUSPAGE_API_KEY",
+                    "ALERT_WEBHOOK_TOKEN")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,6 +100,10 @@ async def _serve(settings: Settings, checked: Checked, http: bool, port: int) ->
             socket_mode = AsyncSocketModeHandler(bolt, app_token)
             await socket_mode.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack in Socket Mode; /healthz and /metrics on port %s", port)
+        if settings.alert_webhook_token is not None:
+            log.info("alerts on: POST /alerts/alertmanager on port %s (bearer token from ALERT_WEBHOOK_TOKEN)", port)
+        else:
+            log.info("alerts are off: ALERT_WEBHOOK_TOKEN is not set, so /alerts/alertmanager answers 404")
         await stop.wait()
         log.info("stopping: no new requests; finishing those in flight (up to %ss)", settings.shutdown_timeout)
         if socket_mode is not None:

@@ -5,24 +5,27 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot import metrics
+from bot import alerts, metrics
 from bot.deps import Deps
 from bot.errors import StorageUnavailable
 from bot.handlers import checklist, commands, declare, resolve, status, timeline
 from bot.scheduler import Scheduler
+from bot.workflows import alerts as alert_flow
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
+ALERTS_PATH = "/alerts/alertmanager"
 # Slack's payloads are a few kilobytes; anything near this is not from Slack.
 MAX_BODY = 1024 * 1024
 # Slack's rule: a request older than this may be a replay.
@@ -52,10 +55,9 @@ def create_web_app(deps: Deps, bolt: AsyncApp, *, run_scheduler: bool = True,
     async def events(request: web.Request) -> web.Response:
         started = time.perf_counter()
         # Nothing is done with a body before its signature is checked, and nothing of it is logged.
-        try:
-            raw = await asyncio.wait_for(request.read(), deps.settings.request_body_timeout)
-        except TimeoutError:
-            return _refuse(request, 408, "the body did not arrive in time", request.content_length or 0)
+        raw = await _read(request, deps)
+        if isinstance(raw, web.Response):
+            return raw
         if not _signed(secret, raw, request.headers):
             return _refuse(request, 401, "missing, stale or wrong signature", len(raw))
         try:
@@ -85,13 +87,59 @@ def _signed(secret: bytes, raw: bytes, headers: Mapping[str, str]) -> bool:
     return hmac.compare_digest(expected, signature)
 
 
+async def _read(request: web.Request, deps: Deps) -> bytes | web.Response:
+    """The body, or the refusal of one that is too big (MAX_BODY) or too slow (REQUEST_BODY_TIMEOUT)."""
+    try:
+        return await asyncio.wait_for(request.read(), deps.settings.request_body_timeout)
+    except TimeoutError:
+        return _refuse(request, 408, "the body did not arrive in time", request.content_length or 0)
+    except web.HTTPRequestEntityTooLarge:
+        return _refuse(request, 413, "the body is over 1 MB", request.content_length or 0)
+
+
+def _bearer(header: str, token: bytes) -> bool:
+    scheme, _, credentials = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token)
+
+
+def _alert_webhook(deps: Deps, token: bytes) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """POST /alerts/alertmanager: Alertmanager's (or Grafana's) webhook. The delivery is stored, with its group
+    queued, before the answer; the bearer token is checked before the body is read."""
+
+    async def alertmanager(request: web.Request) -> web.Response:
+        if not _bearer(request.headers.get("Authorization", ""), token):
+            metrics.ALERT_NOTIFICATIONS.labels(outcome="refused").inc()
+            return _refuse(request, 401, "missing or wrong bearer token", request.content_length or 0)
+        raw = await _read(request, deps)
+        if isinstance(raw, web.Response):
+            metrics.ALERT_NOTIFICATIONS.labels(outcome="refused").inc()
+            return raw
+        try:
+            notification = alerts.parse(json.loads(raw))
+        except (ValueError, RecursionError) as e:  # JSON and UTF-8 errors are ValueErrors, BadNotification too
+            metrics.ALERT_NOTIFICATIONS.labels(outcome="refused").inc()
+            why = str(e) if isinstance(e, alerts.BadNotification) else "the body is not JSON"
+            return _refuse(request, 400, why, len(raw))
+        try:
+            group = await alert_flow.receive(deps, notification)
+        except StorageUnavailable as e:  # Alertmanager retries a failed delivery
+            log.warning("alert notification not stored: Redis unavailable (%s)", e.reason)
+            return web.json_response({"ok": False, "error": "storage unavailable; retry"}, status=503)
+        if group is None:
+            return web.json_response({"ok": True, "matched": False})
+        return web.json_response({"ok": True, "group": group}, status=202)
+
+    return alertmanager
+
+
 def _refuse(request: web.Request, status: int, reason: str, size: int) -> web.Response:
     log.info("refused %s %s: %s (%d bytes)", request.method, request.path, reason, size)
     return web.json_response({"ok": False, "error": reason}, status=status)
 
 
 def service_app(deps: Deps) -> web.Application:
-    """The routes every mode serves: GET /healthz and GET /metrics."""
+    """The routes every mode serves: GET /healthz, /readyz and /metrics, and, with ALERT_WEBHOOK_TOKEN set,
+    POST /alerts/alertmanager."""
 
     async def healthz(_: web.Request) -> web.Response:
         try:
@@ -123,6 +171,9 @@ def service_app(deps: Deps) -> web.Application:
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics_page)
+    if deps.settings.alert_webhook_token is not None:
+        token = deps.settings.alert_webhook_token.get_secret_value().encode()
+        web_app.router.add_post(ALERTS_PATH, _alert_webhook(deps, token))
     return web_app
 
 

@@ -51,6 +51,8 @@ def load_checked(settings: Settings) -> Checked:
         lines += templates.check(sample.context_for)
     except ConfigError as e:
         problems.append(e.user_message)
+    lines.append("alerts: " + ("on (POST /alerts/alertmanager)" if settings.alert_webhook_token else
+                               "off (set ALERT_WEBHOOK_TOKEN to take Alertmanager's webhook)"))
     lines.append("statuspage: " + ("on" if settings.statuspage_enabled else
                                    "off (set STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID to publish there)"))
     if problems or templates is None:
@@ -65,8 +67,10 @@ def _describe(book: Playbook) -> list[str]:
         + (f" (raise to {level.set_severity})" if level.set_severity else "")
         for level in book.meta.escalation
     ) or "none"
+    alerts = " or ".join(", ".join(f"{k}={v}" for k, v in m.items()) for m in book.meta.alerts)
     return [f"playbook {book.key} ({book.path}): {book.meta.title}, {book.meta.severity}",
-            f"  phases: {steps}", f"  escalation: {schedule}"]
+            f"  phases: {steps}", f"  escalation: {schedule}",
+            f"  alerts ({book.meta.alert_mode}): {alerts}" if alerts else "  alerts: none match it"]
 
 
 def run_check(settings: Settings) -> str:

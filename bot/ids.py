@@ -15,6 +15,8 @@ class Action(StrEnum):
     ACK_ESCALATION = "ack_escalation"
     STATUS_UPDATE = "status_update"
     RCA_REVIEWED = "rca_reviewed"
+    RESOLVE = "resolve"  # opens the resolve modal (the "all alerts resolved" note)
+    ALERT_DECLARE = "alert_declare"  # the suggestion for an alert group: opens the declare modal
 
 
 class Callback(StrEnum):
@@ -41,6 +43,7 @@ class DeclareMeta(BaseModel):
     playbook: str
     channel: str = ""  # where /incident was typed, for error replies
     response_url: str = ""
+    g: str = ""  # the alert group whose suggestion the modal was opened from
 
 
 class IncidentMeta(BaseModel):
@@ -57,6 +60,12 @@ class StatusMeta(BaseModel):
     k: str  # kind of update proposed: initial | progress
     h: str  # fingerprint of the proposed text, to tell whether it was edited
     response_url: str = ""
+
+
+class AlertRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    g: str  # alert group
 
 
 class EscalationRef(BaseModel):

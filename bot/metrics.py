@@ -27,6 +27,9 @@ SLACK_REQUESTS = Counter("incidentbot_slack_requests_total", "Slack Web API call
                          "code, ratelimited, unreachable), after the client's own retries.", ["method", "outcome"])
 SLACK_SECONDS = Histogram("incidentbot_slack_request_seconds", "Slack Web API call duration, retries included.",
                           ["method"], buckets=(0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+ALERT_NOTIFICATIONS = Counter("incidentbot_alert_notifications_total", "Alert notifications received, by outcome: "
+                              "queued (stored for processing), unmatched (no playbook), refused (auth or body).",
+                              ["outcome"])
 BUTTON_ACK = Histogram("incidentbot_button_ack_seconds", "From a button click's request in to its ack out.",
                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 

@@ -13,13 +13,14 @@ class DueKind(StrEnum):
     ESCALATION = "esc"  # an escalation level falls due
     PHASE = "phase"  # a phase ran past its target window
     RCA = "rca"  # the RCA is due; one per resolved incident, wanted while it is not reviewed (keys.rca_due)
+    ALERT = "alert"  # an alert group has deliveries to process (keys.alert_due); `incident_id` is the group
 
 
 @dataclass(frozen=True)
 class Due:
     kind: DueKind
-    incident_id: str
-    index: int  # escalation level or phase index; 0 for the RCA
+    incident_id: str  # the incident; for ALERT, the alert group
+    index: int  # escalation level or phase index; 0 for the RCA and an alert group
 
     @property
     def member(self) -> str:
@@ -33,6 +34,10 @@ class Due:
     @classmethod
     def rca(cls, incident_id: str) -> Due:
         return cls(DueKind.RCA, incident_id, 0)
+
+    @classmethod
+    def alert(cls, group: str) -> Due:
+        return cls(DueKind.ALERT, group, 0)
 
 
 def plan_for_incident(incident: Incident, book: Playbook) -> dict[Due, int]:

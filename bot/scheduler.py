@@ -1,7 +1,8 @@
 """The background worker: every replica runs one; Redis decides who sends each due item, once.
 
 Each tick asks Redis for due items (one script call, cost independent of how many incidents are open),
-claims each with a lease and sends it (workflows/escalate.py). A replica that dies mid-way lets its
+claims each with a lease and sends it (workflows/escalate.py), or, for an alert group with deliveries
+waiting, processes them (workflows/alerts.py). A replica that dies mid-way lets its
 lease run out; the next claimant first looks for the earlier post before posting again. Every few
 ticks it also sweeps: parts of incidents left dirty by a failure are drawn again (sync.py).
 """
@@ -14,9 +15,9 @@ import logging
 from bot import sync
 from bot.deps import Deps
 from bot.errors import StorageUnavailable
-from bot.schedule import Due
+from bot.schedule import Due, DueKind
 from bot.store import Claim, new_token
-from bot.workflows import escalate
+from bot.workflows import alerts, escalate
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +94,10 @@ class Scheduler:
 
     async def _send(self, due: Due, claim: Claim) -> None:
         try:
-            await escalate.send(self.deps, due, claim)
+            if due.kind == DueKind.ALERT:
+                await alerts.process(self.deps, due.incident_id, claim)
+            else:
+                await escalate.send(self.deps, due, claim)
         except Exception:
             # The lease runs out and another attempt follows; the metadata check prevents a double post.
             log.exception("sending %s failed (attempt %s)", claim.member, claim.attempt)

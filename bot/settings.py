@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     statuspage_api_key: SecretStr | None = None
     statuspage_page_id: str | None = None
     statuspage_api_url: str = "https://api.statuspage.io"
+    # Alertmanager (or Grafana) sends it as `Authorization: Bearer …`; unset, POST /alerts/alertmanager is off.
+    alert_webhook_token: SecretStr | None = None
 
     @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
@@ -66,6 +68,15 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("expected an http(s) URL such as https://slack.com/api/")
         return v if v.endswith("/") else v + "/"
+
+    @field_validator("alert_webhook_token")
+    @classmethod
+    def _alert_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        if len(v.get_secret_value()) < 16 or any(c.isspace() for c in v.get_secret_value()):
+            raise ValueError("expected at least 16 characters and no spaces, e.g. the output of `openssl rand -hex 24`")
+        return v
 
     @field_validator("statuspage_api_url")
     @classmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -109,11 +109,13 @@ class Claim:
     now_ms: int  # Redis time at the claim
 
 
-def _due_target(due: Due) -> tuple[str, str, str]:
-    """(sorted set, incident field, value) for a scheduled item: it is wanted while field == value."""
+def _due_target(due: Due) -> tuple[str, str, str, str]:
+    """(sorted set, hash, field, value) for a scheduled item: it is wanted while the hash's field == value."""
     if due.kind == DueKind.RCA:
-        return keys.rca_due(), "rca_status", RcaStatus.DUE
-    return keys.due(), "status", Status.OPEN
+        return keys.rca_due(), keys.incident(due.incident_id), "rca_status", RcaStatus.DUE
+    if due.kind == DueKind.ALERT:
+        return keys.alert_due(), keys.alert_group(due.incident_id), "queued", "1"
+    return keys.due(), keys.incident(due.incident_id), "status", Status.OPEN
 
 
 # Connections one replica may hold. Past it a command waits briefly for a free one instead of failing
@@ -134,7 +136,74 @@ def connect(url: str) -> redis.Redis:
     return client
 
 
-class Store:
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a delivery did: whether the incident took it, changed, and the notes it left to post."""
+
+    linked: bool
+    changed: bool
+    notes: list[int]
+
+
+# An alert group's state is forgotten this long after its last delivery.
+ALERT_GROUP_TTL_MS = 30 * 86_400_000
+# Deliveries kept per group while none is processed (each is the whole group: the newest say it all).
+ALERT_INBOX_KEEP = 100
+
+
+class AlertStore:
+    """Alert groups: their inbox of deliveries, the incident they follow, what they recorded. Mixed into Store."""
+
+    redis: redis.Redis
+    scripts: Scripts
+
+    @_storage_errors
+    async def alert_enqueue(self, group: str, group_key: str, delivery: str) -> int:
+        """Store a delivery and queue its group, in one step; its number in the group."""
+        return int(await self.scripts.alert_enqueue(group, Due.alert(group).member, group_key, delivery,
+                                                    ALERT_INBOX_KEEP, ALERT_GROUP_TTL_MS))
+
+    @_storage_errors
+    async def alert_group(self, group: str) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (await self.redis.hgetall(keys.alert_group(group))).items()}
+
+    @_storage_errors
+    async def alert_inbox(self, group: str) -> list[tuple[int, str]]:
+        """Deliveries not yet processed, oldest first: (number, JSON)."""
+        rows = await self.redis.zrange(keys.alert_inbox(group), 0, -1)
+        return [(int(seq), raw) for seq, _, raw in (str(m).partition("|") for m in rows)]
+
+    @_storage_errors
+    async def alert_begin(self, group: str, expected: str, mode: str, firing: list[str]) -> tuple[str, str]:
+        """("open", id), ("new", id), ("suggest", ""), ("suggested", ""), ("quiet", "") or ("retry", "")."""
+        res = await self.scripts.alert_begin(group, expected, mode, firing)
+        return str(res[0]), str(res[1]) if len(res) > 1 else ""
+
+    @_storage_errors
+    async def alert_record(self, group: str, incident_id: str, status: str, alerts: list[tuple[str, str]], *,
+                           actor: str, at: int, max_rows: int) -> Recorded:
+        res = await self.scripts.alert_record(group, incident_id, status, actor, at, max_rows, alerts)
+        return Recorded(linked=bool(res[0]), changed=bool(res[1]), notes=[int(n) for n in res[2]])
+
+    @_storage_errors
+    async def alert_link(self, group: str, incident_id: str, expected: str, *, actor: str,
+                         at: int) -> tuple[str, str]:
+        """("ok", id), ("taken", the group's open incident), ("gone", "") or ("retry", "")."""
+        res = await self.scripts.alert_link(group, incident_id, expected, actor, at)
+        return str(res[0]), str(res[1]) if len(res) > 1 else ""
+
+    @_storage_errors
+    async def alert_suggested(self, group: str, fields: dict[str, str]) -> None:
+        """What the suggestion for the group says, and where it was posted."""
+        mapping: Mapping[Any, Any] = fields
+        await self.redis.hset(keys.alert_group(group), mapping=mapping)
+
+    @_storage_errors
+    async def alert_finish(self, group: str, claim: Claim, last_seq: int, retry_at: int | None = None) -> str:
+        return str(await self.scripts.alert_finish(group, claim.member, claim.owner, last_seq, retry_at))
+
+
+class Store(AlertStore):
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
         self.scripts = Scripts(client)
@@ -307,12 +376,12 @@ class Store:
 
     @_storage_errors
     async def due_members(self, limit: int = 50) -> list[str]:
-        return [str(m) for m in await self.scripts.due([keys.due(), keys.rca_due()], limit)]
+        return [str(m) for m in await self.scripts.due([keys.due(), keys.rca_due(), keys.alert_due()], limit)]
 
     @_storage_errors
     async def claim(self, due: Due, owner: str, lease_ms: int, max_attempts: int = 10) -> Claim | None:
-        due_set, live_field, live_value = _due_target(due)
-        res = await self.scripts.claim(due_set, due.member, due.incident_id, owner, lease_ms, max_attempts,
+        due_set, live_key, live_field, live_value = _due_target(due)
+        res = await self.scripts.claim(due_set, due.member, live_key, owner, lease_ms, max_attempts,
                                        live_field, live_value)
         if res[0] == "gave_up":
             log.error("giving up on %s after %s attempts", due.member, int(res[1]) - 1)
@@ -325,7 +394,7 @@ class Store:
     async def confirm(self, due: Due, claim: Claim, event: Event, *, need_phase: int | None = None,
                       set_severity: str | None = None, fields: dict[str, str] | None = None) -> Incident | None:
         """Record the item just before posting it; None if it must not be posted any more."""
-        due_set, live_field, live_value = _due_target(due)
+        due_set, _, live_field, live_value = _due_target(due)
         res = await self.scripts.confirm(due_set, due.member, due.incident_id, claim.owner, event, need_phase,
                                          set_severity or "", live_field, live_value, fields or {})
         return _snapshot(res[1], res[2]) if res[0] == "ok" else None

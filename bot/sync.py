@@ -58,6 +58,20 @@ async def post(deps: Deps, incident: Incident, part: Part, channel: str,
     return ts
 
 
+async def find_posted(deps: Deps, channel: str, since_ms: int, metadata_type: str, item: str) -> str:
+    """The ts of a message posted with metadata naming `item` (an earlier attempt that crashed before keeping
+    its ts), or "". A minute of margin before `since_ms`: Slack's clock and Redis's need not agree."""
+    oldest = f"{(since_ms - 60_000) / 1000:.6f}"
+    resp = await deps.client.conversations_history(channel=channel, oldest=oldest, include_all_metadata=True,
+                                                   limit=200)
+    messages: list[dict[str, Any]] = resp.get("messages", [])
+    for message in messages:
+        meta = message.get("metadata") or {}
+        if meta.get("event_type") == metadata_type and (meta.get("event_payload") or {}).get("id") == item:
+            return str(message.get("ts") or "")
+    return ""
+
+
 async def sweep(deps: Deps) -> int:
     """Draw again the parts left dirty by a failure or a dead replica; how many were tried."""
     members = await deps.store.dirty_members(SWEEP_AFTER_MS)

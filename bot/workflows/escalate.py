@@ -18,7 +18,7 @@ from bot.parts import Part
 from bot.playbook import Playbook
 from bot.schedule import Due, DueKind, is_late, lateness_ms
 from bot.store import Claim
-from bot.sync import post, sync
+from bot.sync import find_posted, post, sync
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ async def send(deps: Deps, due: Due, claim: Claim) -> None:
     store = deps.store
     incident = await store.get(due.incident_id)
     notice = notice_for(deps, due, claim, incident, deps.book(incident.playbook))
-    if notice is None or (claim.attempt > 1 and await _already_posted(deps, incident.channel_id, claim)):
+    if notice is None or (claim.attempt > 1 and await find_posted(deps, incident.channel_id, claim.due_ms,
+                                                                   METADATA_TYPE, claim.member)):
         await store.finish(due)
         return
     confirmed = await store.confirm(due, claim, notice.event, need_phase=notice.need_phase,
@@ -85,19 +86,6 @@ async def send(deps: Deps, due: Due, claim: Claim) -> None:
         metrics.ESCALATION_LATENESS.observe(max(0, claim.now_ms - claim.due_ms) / 1000)
     if confirmed.severity != incident.severity:
         await sync(deps, incident.id, parts.HEADLINE)
-
-
-async def _already_posted(deps: Deps, channel: str, claim: Claim) -> bool:
-    # A minute of margin: Slack's clock and Redis's need not agree to the millisecond.
-    oldest = f"{(claim.due_ms - 60_000) / 1000:.6f}"
-    resp = await deps.client.conversations_history(channel=channel, oldest=oldest, include_all_metadata=True,
-                                                   limit=200)
-    messages: list[dict[str, Any]] = resp.get("messages", [])
-    for message in messages:
-        meta = message.get("metadata") or {}
-        if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("id") == claim.member:
-            return True
-    return False
 
 
 async def acknowledge(deps: Deps, incident_id: str, level: int, user: str) -> bool:
