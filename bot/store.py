@@ -148,7 +148,7 @@ class Recorded:
 # An alert group's state is forgotten this long after its last delivery.
 ALERT_GROUP_TTL_MS = 30 * 86_400_000
 # Deliveries kept per group while none is processed (each is the whole group: the newest say it all).
-ALERT_INBOX_KEEP = 100
+ALERT_INBOX_KEEP = 20
 
 
 class AlertStore:

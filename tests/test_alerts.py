@@ -4,6 +4,7 @@ the incident follows the group's alerts. Driven over HTTP like Alertmanager and 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import json
 import logging
@@ -17,6 +18,8 @@ from bot import keys
 from bot.alerts import BadNotification, choose_playbook, group_id, label_sets, matches, parse
 from bot.errors import ConfigError
 from bot.playbook import load_playbooks, parse_playbook
+from bot.schedule import Due
+from bot.settings import load_settings
 from bot.timeline_view import describe, plain
 from bot.workflows.alerts import NOTE_METADATA
 from tests.conftest import TEST_PLAYBOOKS, eventually
@@ -36,7 +39,7 @@ def alert(name: str = "PagedLatency", *, status: str = "firing", fp: str = "", s
     return {"status": status, "labels": labels, "annotations": {"summary": summary} if summary else {},
             "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z" if status == "firing" else "2024-05-01T11:00:00Z",
             "generatorURL": f"http://prometheus.test/graph?g0.expr={name}",
-            "fingerprint": fp or f"{abs(hash(json.dumps(labels, sort_keys=True))):016x}"[:16]}
+            "fingerprint": fp or hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]}
 
 
 def body(*alerts: dict[str, Any], group: str = '{}:{alertname="PagedLatency"}', status: str = "",
@@ -179,6 +182,14 @@ async def test_without_the_right_bearer_token_nothing_changes(make_bot, driver, 
     assert not fake_slack.calls_to("conversations.create")
 
 
+def test_a_weak_token_stops_start_up_with_one_line():
+    with pytest.raises(ConfigError) as info:
+        load_settings(env_file=None, alert_webhook_token="short")
+    assert info.value.user_message.startswith("setting ALERT_WEBHOOK_TOKEN: expected at least 16 characters")
+    assert "short" not in info.value.user_message
+    assert load_settings(env_file=None, alert_webhook_token="").alert_webhook_token is None
+
+
 async def test_without_a_token_set_the_route_is_off(make_bot, driver):
     bot = await make_bot()
     status, _ = await send(driver, bot, body(alert()))
@@ -230,6 +241,44 @@ async def test_delivery_is_stored_before_the_answer_and_any_replica_processes_it
     await eventually(lambda: created_channels(fake_slack), timeout=10)
     await settled(receiver, payload)
     assert len(created_channels(fake_slack)) == 1
+
+
+async def test_a_delivery_arriving_while_a_replica_processes_its_group_is_not_lost(make_bot, driver, fake_slack):
+    bot = await make_bot(alert_webhook_token=TOKEN, run_scheduler=False)
+    store = bot.deps.store
+    first = body(alert(fp="1111", summary="Checkout p99 above 2 s"))
+    await send(driver, bot, first)
+    group, due = group_id(first["groupKey"]), Due.alert(group_id(first["groupKey"]))
+    claim = await store.claim(due, "replica-a", 30_000)
+    taken = await store.alert_inbox(group)  # what replica A is processing
+    await send(driver, bot, body(alert(fp="1111", summary="Checkout p99 above 2 s"),
+                                 alert(fp="2222", summary="Checkout errors above 5 %", instance="b")))
+    assert claim is not None and await store.claim(due, "replica-b", 30_000) is None, "A holds the group"
+    assert await store.alert_finish(group, claim, taken[-1][0]) == "more"
+    assert [seq for seq, _ in await store.alert_inbox(group)] == [2]
+    # Queued again at once: the next replica processes the delivery that arrived meanwhile.
+    await make_bot()
+    channel = (await eventually(lambda: created_channels(fake_slack), timeout=10))[0]
+    await settled(bot, first)
+    assert "Checkout errors above 5 %" in all_text(card(fake_slack, channel))
+
+
+async def test_a_replica_whose_lease_ran_out_trims_what_it_did_and_leaves_the_group_to_the_next(
+        make_bot, driver):
+    bot = await make_bot(alert_webhook_token=TOKEN, run_scheduler=False)
+    store = bot.deps.store
+    payload = body(alert(fp="3333"))
+    await send(driver, bot, payload)
+    group, due = group_id(payload["groupKey"]), Due.alert(group_id(payload["groupKey"]))
+    slow = await store.claim(due, "replica-a", 1)
+    taken = await store.alert_inbox(group)
+    other = await eventually(lambda: store.claim(due, "replica-b", 30_000))  # A's lease ran out
+    assert slow is not None and other.attempt == 2
+    assert await store.alert_finish(group, slow, taken[-1][0]) == "lost"
+    assert await store.alert_inbox(group) == []
+    assert await store.alert_finish(group, other, taken[-1][0]) == "done"
+    assert "queued" not in await store.alert_group(group)
+    assert await store.redis.zcard(keys.alert_due()) == 0
 
 
 # ---------------------------------------------------------------------------------------------- declare
