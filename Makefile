@@ -22,6 +22,7 @@ check: $(STAMP)
 	$(BIN)/python -m bot check
 
 test: $(STAMP)
+	./.ci/ensure-tools
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -32,7 +32,7 @@ HTTP_PORT, SOCKET_MODE_PORT = 3000, 8080
 GC_YOUNG_THRESHOLD = 20_000  # Python's default is 700
 # ROSTER is one of them: it may hold PagerDuty routing keys.
 SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "STATUSPAGE_API_KEY",
-                    "PAGERDUTY_WEBHOOK_SECRET", "ROSTER")
+                    "PAGERDUTY_WEBHOOK_SECRET", "ROSTER", "ALERT_WEBHOOK_TOKEN")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -112,6 +112,10 @@ async def _serve(settings: Settings, checked: Checked, http: bool, port: int) ->
             socket_mode = AsyncSocketModeHandler(bolt, app_token)
             await socket_mode.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack in Socket Mode; /healthz and /metrics on port %s", port)
+        if settings.alert_webhook_token is not None:
+            log.info("alerts on: POST /alerts/alertmanager on port %s (bearer token from ALERT_WEBHOOK_TOKEN)", port)
+        else:
+            log.info("alerts are off: ALERT_WEBHOOK_TOKEN is not set, so /alerts/alertmanager answers 404")
         await stop.wait()
         scheduler = runner.app[SCHEDULER]
         if scheduler is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -15,17 +16,19 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot import metrics, pagerduty
+from bot import alerts, metrics, pagerduty
 from bot.deps import Deps
 from bot.errors import IncidentGone, StorageUnavailable
 from bot.handlers import checklist, commands, declare, resolve, status, timeline
 from bot.scheduler import Scheduler
+from bot.workflows import alerts as alert_flow
 from bot.workflows import page
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 PAGERDUTY_PATH = "/pagerduty/webhook"
+ALERTS_PATH = "/alerts/alertmanager"
 # Slack's payloads are a few kilobytes; anything near this is not from Slack.
 MAX_BODY = 1024 * 1024
 SCHEDULER: web.AppKey[Scheduler | None] = web.AppKey("scheduler")
@@ -55,7 +58,7 @@ def create_web_app(deps: Deps, bolt: AsyncApp, *, run_scheduler: bool = True,
 
     async def events(request: web.Request) -> web.Response:
         started = time.perf_counter()
-        raw = await _read(deps, request)
+        raw = await _read(request, deps)
         if isinstance(raw, web.Response):
             return raw
         if not _signed(secret, raw, request.headers):
@@ -87,13 +90,50 @@ def _signed(secret: bytes, raw: bytes, headers: Mapping[str, str]) -> bool:
     return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
 
 
-async def _read(deps: Deps, request: web.Request) -> bytes | web.Response:
-    """The raw body, or the refusal when it is too slow (a body over MAX_BODY is refused by aiohttp with 413).
+async def _read(request: web.Request, deps: Deps) -> bytes | web.Response:
+    """The body, or the refusal of one that is too big (MAX_BODY) or too slow (REQUEST_BODY_TIMEOUT).
     Nothing is done with a body before its signature is checked, and nothing of it is logged."""
     try:
         return await asyncio.wait_for(request.read(), deps.settings.request_body_timeout)
     except TimeoutError:
         return _refuse(request, 408, "the body did not arrive in time", request.content_length or 0)
+    except web.HTTPRequestEntityTooLarge:
+        return _refuse(request, 413, "the body is over 1 MB", request.content_length or 0)
+
+
+def _bearer(header: str, token: bytes) -> bool:
+    scheme, _, credentials = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token)
+
+
+def _alert_webhook(deps: Deps, token: bytes) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """POST /alerts/alertmanager: Alertmanager's (or Grafana's) webhook. The delivery is stored, with its group
+    queued, before the answer; the bearer token is checked before the body is read."""
+
+    async def alertmanager(request: web.Request) -> web.Response:
+        if not _bearer(request.headers.get("Authorization", ""), token):
+            metrics.ALERT_NOTIFICATIONS.labels(outcome="refused").inc()
+            return _refuse(request, 401, "missing or wrong bearer token", request.content_length or 0)
+        raw = await _read(request, deps)
+        if isinstance(raw, web.Response):
+            metrics.ALERT_NOTIFICATIONS.labels(outcome="refused").inc()
+            return raw
+        try:
+            notification = alerts.parse(json.loads(raw))
+        except (ValueError, RecursionError) as e:  # JSON and UTF-8 errors are ValueErrors, BadNotification too
+            metrics.ALERT_NOTIFICATIONS.labels(outcome="refused").inc()
+            why = str(e) if isinstance(e, alerts.BadNotification) else "the body is not JSON"
+            return _refuse(request, 400, why, len(raw))
+        try:
+            group = await alert_flow.receive(deps, notification)
+        except StorageUnavailable as e:  # Alertmanager retries a failed delivery
+            log.warning("alert notification not stored: Redis unavailable (%s)", e.reason)
+            return web.json_response({"ok": False, "error": "storage unavailable; retry"}, status=503)
+        if group is None:
+            return web.json_response({"ok": True, "matched": False})
+        return web.json_response({"ok": True, "group": group}, status=202)
+
+    return alertmanager
 
 
 def _refuse(request: web.Request, status: int, reason: str, size: int) -> web.Response:
@@ -105,7 +145,7 @@ def pagerduty_webhook(deps: Deps, secret: bytes) -> Callable[[web.Request], Awai
     """POST /pagerduty/webhook: a V3 webhook subscription's deliveries, signed with its secret."""
 
     async def hook(request: web.Request) -> web.Response:
-        raw = await _read(deps, request)
+        raw = await _read(request, deps)
         if isinstance(raw, web.Response):
             return raw
         if not pagerduty.signed(secret, raw, request.headers.get(pagerduty.SIGNATURE_HEADER, "")):
@@ -127,8 +167,8 @@ def pagerduty_webhook(deps: Deps, secret: bytes) -> Callable[[web.Request], Awai
 
 
 def service_app(deps: Deps) -> web.Application:
-    """The routes every mode serves: GET /healthz and GET /metrics, and POST /pagerduty/webhook when
-    PAGERDUTY_WEBHOOK_SECRET is set."""
+    """The routes every mode serves: GET /healthz, /readyz and /metrics; POST /pagerduty/webhook with
+    PAGERDUTY_WEBHOOK_SECRET set, and POST /alerts/alertmanager with ALERT_WEBHOOK_TOKEN set."""
 
     async def healthz(_: web.Request) -> web.Response:
         try:
@@ -163,6 +203,9 @@ def service_app(deps: Deps) -> web.Application:
     if deps.settings.pagerduty_webhook_secret is not None:
         hook = pagerduty_webhook(deps, deps.settings.pagerduty_webhook_secret.get_secret_value().encode())
         web_app.router.add_post(PAGERDUTY_PATH, hook)
+    if deps.settings.alert_webhook_token is not None:
+        token = deps.settings.alert_webhook_token.get_secret_value().encode()
+        web_app.router.add_post(ALERTS_PATH, _alert_webhook(deps, token))
     return web_app
 
 

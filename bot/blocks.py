@@ -7,8 +7,8 @@ from typing import Any
 
 from bot import limits
 from bot.durations import format_duration, in_words
-from bot.ids import Action, EscalationRef, IncidentMeta, StepRef
-from bot.incident import Incident, RcaStatus, StepStatus, pagerduty_name
+from bot.ids import Action, AlertRef, EscalationRef, IncidentMeta, StepRef
+from bot.incident import AlertRow, Incident, RcaStatus, Source, StepStatus, pagerduty_name
 from bot.kit import Block, button, chunks, context, header, section, text_obj, user, when, wrap
 from bot.mrkdwn import escape, mention, truncate
 from bot.playbook import PHASES, TARGET_NAMES, Playbook
@@ -27,6 +27,45 @@ def channel_name_hint(incident: Incident) -> str:
     return f"<#{incident.channel_id}>" if incident.channel_id else "(channel not created)"
 
 
+# Alerts listed in one message; the rest are counted.
+SHOWN_ALERTS = 10
+
+
+def declared_by(incident: Incident) -> str:
+    """Who or what declared it, for the card and the announcement."""
+    match incident.source:
+        case Source.ALERT:
+            return "an alert"
+        case Source.SUGGESTED:
+            return f"{user(incident.declared_by)} from an alert"
+        case _:
+            return user(incident.declared_by)
+
+
+def alert_lines(alerts: list[AlertRow]) -> list[str]:
+    """One line per alert (its name links to where it was generated), at most SHOWN_ALERTS, then a count."""
+    lines = []
+    for a in alerts[:SHOWN_ALERTS]:
+        name = f"<{a.url}|{escape(a.name)}>" if a.url else f"*{escape(a.name)}*"
+        icon = "🔥" if a.status == "firing" else "✅"
+        lines.append(f"{icon} {name}" + (f" — {escape(a.summary)}" if a.summary else ""))
+    if len(alerts) > SHOWN_ALERTS:
+        lines.append(f"…and {len(alerts) - SHOWN_ALERTS} more")
+    return lines
+
+
+def _alerts_section(incident: Incident) -> Block | None:
+    if not incident.alerts:
+        return None
+    firing = [a for a in incident.alerts if a.status == "firing"]
+    resolved = len(incident.alerts) - len(firing)
+    where = f" · <{incident.alert_url}|Alertmanager>" if incident.alert_url else ""
+    lines = alert_lines(firing) or ["None firing now."]
+    if resolved:
+        lines.append(f"✅ {resolved} resolved")
+    return section(f"*Firing alerts*{where}\n" + "\n".join(lines))
+
+
 def card(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
     status = "🟢 Resolved" if not incident.is_open else "🔴 Open"
     fields = [
@@ -34,7 +73,8 @@ def card(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
         f"*Status*\n{status}",
         f"*Phase*\n{escape(phase_name(incident, book))}",
         f"*Commander*\n{user(incident.commander)}",
-        f"*Declared by*\n{user(incident.declared_by)} {when(incident.declared_at)}",
+        f"*{'Opened' if incident.source == Source.ALERT else 'Declared'} by*\n{declared_by(incident)} "
+        f"{when(incident.declared_at)}",
         f"*Playbook*\n{escape(book.meta.title)} (`{book.key}`)",
     ]
     if incident.service:
@@ -55,6 +95,9 @@ def card(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
     ]
     if incident.description:
         blocks.append(section(f"*Description*\n{escape(incident.description)}"))
+    alerts = _alerts_section(incident)
+    if alerts is not None:
+        blocks.append(alerts)
     if not incident.is_open and (incident.cause or incident.resolution):
         blocks.append(section(f"*Cause*\n{escape(incident.cause)}\n*Resolution*\n{escape(incident.resolution)}"))
     if incident.is_open:
@@ -100,8 +143,9 @@ def announcement(incident: Incident, book: Playbook) -> tuple[str, list[Block]]:
             f"was resolved after {format_duration((incident.resolved_at - incident.declared_at) / 1000)}"
         text = f"🔒 A private incident, *{incident.name}* [{incident.severity}], {state}."
         return f"{incident.name} (private)", [section(text)]
-    text = (f"🚨 *{incident.name}* [{incident.severity}] {escape(incident.title)} — declared by "
-            f"{user(incident.declared_by)} with the *{escape(book.meta.title)}* playbook. "
+    verb = "opened by" if incident.source == Source.ALERT else "declared by"
+    text = (f"🚨 *{incident.name}* [{incident.severity}] {escape(incident.title)} — {verb} "
+            f"{declared_by(incident)} with the *{escape(book.meta.title)}* playbook. "
             f"Join {channel_name_hint(incident)}.")
     if not incident.is_open:
         text = (f"✅ *{incident.name}* [{incident.severity}] {escape(incident.title)} — resolved "
@@ -329,3 +373,31 @@ def rca_reminder(incident: Incident) -> tuple[str, list[Block]]:
 def rca_reviewed_message(incident: Incident) -> str:
     return f"✅ {user(incident.rca_reviewed_by)} marked the RCA for *{incident.name}* reviewed."
 
+
+
+def alert_note(incident: Incident, number: int) -> tuple[str, list[Block]]:
+    """A note in the incident channel: alerts of its group that started firing, or the whole group resolved
+    (with a Resolve button while the incident is open: the bot never resolves by itself)."""
+    note = incident.alert_note[number]
+    if note.kind == "resolved":
+        blocks = [section("✅ *All alerts resolved.* Every alert of this incident's group is resolved. When the "
+                          "service looks healthy, resolve the incident; the bot leaves that to you.")]
+        if incident.is_open:
+            blocks.append({"type": "actions", "block_id": "alerts_resolved", "elements": [
+                button("Resolve", Action.RESOLVE, IncidentMeta(i=incident.id).model_dump_json(), "primary")]})
+        else:
+            blocks.append(context(f"✅ {incident.name} is resolved."))
+        return f"All alerts resolved — {incident.name}", blocks
+    text = f"🔔 *New alert firing* in {incident.name}:\n" + "\n".join(alert_lines(note.alerts))
+    return f"New alert firing — {incident.name}", [section(text)]
+
+
+def alert_suggestion(book: Playbook, group: str, title: str, alerts: list[AlertRow],
+                     url: str) -> tuple[str, list[Block]]:
+    """Posted in ANNOUNCE_CHANNEL for a playbook with `alert_mode: suggest`: a person decides."""
+    where = f" · <{url}|Alertmanager>" if url else ""
+    text = (f"🔔 *Alert firing:* {escape(title)}{where}\nIt matches the *{escape(book.meta.title)}* playbook "
+            f"(`{book.key}`). Declare an incident if it needs one.\n" + "\n".join(alert_lines(alerts)))
+    button_ = button("Declare incident", Action.ALERT_DECLARE, AlertRef(g=group).model_dump_json(), "primary")
+    return f"Alert firing: {escape(title)}", [section(text), {"type": "actions", "block_id": "alert_suggestion",
+                                                              "elements": [button_]}]

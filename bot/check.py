@@ -51,6 +51,8 @@ def load_checked(settings: Settings) -> Checked:
         lines += templates.check(sample.context_for)
     except ConfigError as e:
         problems.append(e.user_message)
+    lines.append("alerts: " + ("on (POST /alerts/alertmanager)" if settings.alert_webhook_token else
+                               "off (set ALERT_WEBHOOK_TOKEN to take Alertmanager's webhook)"))
     lines.append("statuspage: " + ("on" if settings.statuspage_enabled else
                                    "off (set STATUSPAGE_API_KEY and STATUSPAGE_PAGE_ID to publish there)"))
     paged = settings.pagerduty_roles
@@ -70,6 +72,7 @@ def _describe(book: Playbook, settings: Settings) -> list[str]:
         + (f" (raise to {level.set_severity})" if level.set_severity else "")
         for level in book.meta.escalation
     ) or "none"
+    alerts = " or ".join(", ".join(f"{k}={v}" for k, v in m.items()) for m in book.meta.alerts)
     targets = book.meta.targets.set()
     listed = ", ".join(f"{name} within {in_words(seconds)}" for _, name, seconds in targets)
     review = (f"{in_words(book.meta.review_within)} (review_within)" if book.meta.review_within
@@ -78,7 +81,8 @@ def _describe(book: Playbook, settings: Settings) -> list[str]:
             f"  phases: {steps}", f"  escalation: {schedule}",
             f"  targets: {listed}; reminders to {', '.join(book.meta.targets.notify)}" if targets
             else "  targets: none",
-            f"  RCA review: due {review} after resolve"]
+            f"  RCA review: due {review} after resolve",
+            f"  alerts ({book.meta.alert_mode}): {alerts}" if alerts else "  alerts: none match it"]
 
 
 def run_check(settings: Settings) -> str:

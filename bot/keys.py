@@ -123,3 +123,27 @@ def rca_due() -> str:
     """Sorted set: RCA review reminders, member "rca|incident|0", score = due ms. Removed when sent or the
     RCA is reviewed. Apart from `due`, which only ever holds work of open incidents."""
     return f"{PREFIX}rca-due"
+
+
+def alert_group(group: str) -> str:
+    """Hash: one alert group (`group` hashes Alertmanager's groupKey): its groupKey, delivery counter, current
+    incident, whether a delivery is queued, the alert list, the "all resolved" note flag, a pending suggestion.
+    Expires 30 days after its last delivery."""
+    return f"{PREFIX}alert-group:{group}"
+
+
+def alert_seen(group: str) -> str:
+    """Set: "fingerprint|startsAt|status" of every alert state recorded for the group's current incident (or
+    suggestion), so a re-send records nothing. Emptied when the next incident starts; expires with the group."""
+    return f"{PREFIX}alert-seen:{group}"
+
+
+def alert_inbox(group: str) -> str:
+    """Sorted set: deliveries of a group not yet processed, member "seq|json", score = seq. Trimmed once
+    processed; expires with the group."""
+    return f"{PREFIX}alert-inbox:{group}"
+
+
+def alert_due() -> str:
+    """Sorted set: alert groups with deliveries to process, member "alert|group|0", score = when (ms)."""
+    return f"{PREFIX}alert-due"

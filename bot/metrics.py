@@ -32,6 +32,9 @@ PAGERDUTY_EVENTS = Counter("incidentbot_pagerduty_events_total", "Events API v2 
                            ["action", "outcome"])
 PAGERDUTY_WEBHOOKS = Counter("incidentbot_pagerduty_webhooks_total", "Signed PagerDuty webhook deliveries by "
                              "outcome (noted, duplicate, ignored).", ["outcome"])
+ALERT_NOTIFICATIONS = Counter("incidentbot_alert_notifications_total", "Alert notifications received, by outcome: "
+                              "queued (stored for processing), unmatched (no playbook), refused (auth or body).",
+                              ["outcome"])
 BUTTON_ACK = Histogram("incidentbot_button_ack_seconds", "From a button click's request in to its ack out.",
                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 

@@ -46,7 +46,8 @@ def form(callback: str, title: str, submit: str, meta: BaseModel, form: list[Blo
             "private_metadata": meta.model_dump_json(), "blocks": form}
 
 
-def declare_modal(book: Playbook, title: str, meta: DeclareMeta, *, private: bool = False) -> dict[str, Any]:
+def declare_modal(book: Playbook, title: str, meta: DeclareMeta, *, private: bool = False, service: str = "",
+                  description: str = "") -> dict[str, Any]:
     sev_options = [{"text": text_obj(s, plain=True), "value": s} for s in SEVERITIES]
     severity = {
         "type": "input", "block_id": "severity", "label": text_obj("Severity", plain=True),
@@ -59,8 +60,9 @@ def declare_modal(book: Playbook, title: str, meta: DeclareMeta, *, private: boo
         field("title", "Title", initial=title, max_length=forms.TITLE_MAX,
                placeholder="e.g. Checkout API p99 latency above 2 s"),
         severity,
-        field("service", "Affected service", optional=True, max_length=forms.SERVICE_MAX),
-        field("description", "Description", multiline=True, optional=True, max_length=forms.DESCRIPTION_MAX,
+        field("service", "Affected service", initial=service, optional=True, max_length=forms.SERVICE_MAX),
+        field("description", "Description", initial=description, multiline=True, optional=True,
+               max_length=forms.DESCRIPTION_MAX,
                placeholder="What is happening, since when, who is affected"),
         _private_box(private),
     ])

@@ -14,9 +14,10 @@ class Kind(StrEnum):
     PING = "ping"  # one message per escalation level sent
     RCA_REVIEW = "rca_review"  # "the RCA is due" with its Mark reviewed button
     RCA_REMINDER = "rca_reminder"  # the overdue reminder, with the same button
+    ALERT_NOTE = "alert_note"  # one message per note about the incident's alerts (new ones firing, all resolved)
 
 
-_INDEXED = frozenset({Kind.PHASE, Kind.PING})
+_INDEXED = frozenset({Kind.PHASE, Kind.PING, Kind.ALERT_NOTE})
 
 
 @dataclass(frozen=True, order=True)
@@ -62,6 +63,10 @@ def phase(index: int) -> Part:
 
 def ping(level: int) -> Part:
     return Part(Kind.PING, level)
+
+
+def alert_note(number: int) -> Part:
+    return Part(Kind.ALERT_NOTE, number)
 
 
 # What changes when the incident's headline (severity, phase, status) changes.

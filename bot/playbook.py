@@ -9,12 +9,20 @@ from __future__ import annotations
 import re
 import textwrap
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from bot.durations import in_words, parse_duration, window_end_seconds
 from bot.errors import ConfigError, plain_reason
@@ -28,6 +36,23 @@ MAX_DETAIL = 2900
 
 Severity = Annotated[str, Field(pattern=r"^P[0-4]$")]
 RoleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=60)]
+# Prometheus label names.
+LabelName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=100)]
+
+
+def _label_value(value: str) -> str:
+    """A label value to equal, or `~regex` to match the whole value; a regex that does not compile is an error."""
+    if value.startswith("~"):
+        try:
+            re.compile(value[1:])
+        except re.error as e:
+            raise ValueError(f"{value!r} is not a valid regular expression ({e})") from None
+    return value
+
+
+LabelValue = Annotated[str, Field(max_length=500), AfterValidator(_label_value)]
+# An alert matches when every listed label matches.
+AlertMatcher = Annotated[dict[LabelName, LabelValue], Field(min_length=1)]
 
 
 def _duration(v: Any) -> int:
@@ -103,6 +128,9 @@ class FrontMatter(BaseModel):
     targets: Targets = Field(default_factory=Targets)
     review_within: Duration | None = None  # the RCA is due this long after resolve; RCA_DUE_AFTER when unset
     templates: Templates = Field(default_factory=Templates)
+    # Alerts (Alertmanager, Grafana) that open this playbook, and whether they declare or only suggest it.
+    alerts: list[AlertMatcher] = Field(default_factory=list)
+    alert_mode: Literal["declare", "suggest"] = "declare"
 
     @model_validator(mode="after")
     def _ascending(self) -> FrontMatter:

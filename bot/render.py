@@ -48,6 +48,8 @@ def content(part: Part, incident: Incident, book: Playbook,
             return blocks.rca_review_message(incident)
         case Kind.RCA_REMINDER:
             return blocks.rca_reminder(incident)
+        case Kind.ALERT_NOTE:
+            return blocks.alert_note(incident, part.index) if part.index in incident.alert_note else None
 
 
 def location(part: Part, incident: Incident) -> tuple[str, str]:
@@ -67,6 +69,8 @@ def location(part: Part, incident: Incident) -> tuple[str, str]:
             return incident.channel_id, incident.rca_review_ts
         case Kind.RCA_REMINDER:
             return incident.channel_id, incident.rca_reminder_ts
+        case Kind.ALERT_NOTE:
+            return incident.channel_id, incident.alert_note_ts.get(part.index, "")
 
 
 def draw(part: Part, incident: Incident, book: Playbook, roster: Roster) -> Drawn | None:
@@ -84,4 +88,5 @@ def all_parts(incident: Incident, book: Playbook) -> set[Part]:
              Part(Kind.RCA_REMINDER)}
     parts |= {Part(Kind.PHASE, i) for i in range(len(book.phases))}
     parts |= {Part(Kind.PING, level) for level in incident.ping_at}
+    parts |= {Part(Kind.ALERT_NOTE, n) for n in incident.alert_note}
     return parts

@@ -70,6 +70,8 @@ BAD_USER = "That does not look like a Slack user; mention them with @, e.g. `/in
 ADDED_TO_TIMELINE = "Added to the timeline."
 NOTE_USAGE = "Write the note after the command: `/incident note Rolled back api to v1.4.2`."
 COMMANDER_USAGE = "Mention the new commander: `/incident commander @name` (or `me`)."
+SUGGESTION_STALE = ("This suggestion is out of date: its alerts fired again since and were suggested anew, or "
+                    "they went away. Use the newest suggestion, or declare with `/incident <playbook>`.")
 RCA_USAGE = "Use `/incident rca` to see where the RCA stands, or `/incident rca reviewed` to mark it."
 
 
@@ -121,6 +123,11 @@ def resolved_partly(name: str, errors: list[str]) -> str:
 
 def status_partly(name: str, failures: list[str]) -> str:
     return f"The status update for {name} is recorded, but posting it partly failed ({escape('; '.join(failures))})."
+
+
+def alert_already_declared(channel_id: str) -> str:
+    where = f" in <#{channel_id}>" if channel_id else ""
+    return f"An incident for these alerts is already open{where}; its alerts are followed there."
 
 
 def unknown_command(word: str) -> str:

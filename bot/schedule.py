@@ -15,6 +15,7 @@ class DueKind(StrEnum):
     TARGET = "target"  # a response target passed unmet (index into playbook.TARGET_NAMES)
     RCA = "rca"  # the RCA is due; one per resolved incident, wanted while it is not reviewed (keys.rca_due)
     PAGE = "page"  # an event for PagerDuty about one role's page (keys.pages)
+    ALERT = "alert"  # an alert group has deliveries to process (keys.alert_due); `incident_id` is the group
 
 
 class PageAction(StrEnum):
@@ -34,8 +35,8 @@ class PageAction(StrEnum):
 @dataclass(frozen=True)
 class Due:
     kind: DueKind
-    incident_id: str
-    index: int = 0  # escalation level, phase or target index; 0 for the RCA and pages
+    incident_id: str  # the incident; for ALERT, the alert group
+    index: int = 0  # escalation level, phase or target index; 0 for the RCA, pages and an alert group
     action: PageAction | None = None  # pages only
     role: str = ""  # pages only
 
@@ -62,6 +63,10 @@ class Due:
     def page(cls, incident_id: str, action: PageAction, role: str) -> Due:
         """One member per role and action: a page waiting to be sent is not queued twice."""
         return cls(DueKind.PAGE, incident_id, action=action, role=role)
+
+    @classmethod
+    def alert(cls, group: str) -> Due:
+        return cls(DueKind.ALERT, group, 0)
 
 
 def plan_for_incident(incident: Incident, book: Playbook) -> dict[Due, int]:

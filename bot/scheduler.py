@@ -1,10 +1,10 @@
 """The background worker: every replica runs one; Redis decides who sends each due item, once.
 
 Each tick asks Redis for due items (one script call, cost independent of how many incidents are open),
-claims each with a lease and sends it (workflows/escalate.py; events for PagerDuty: workflows/page.py).
-A replica that dies mid-way lets its lease run out; the next claimant first looks for the earlier post
-before posting again. Every few ticks it also sweeps: parts of incidents left dirty by a failure are
-drawn again (sync.py).
+claims each with a lease and sends it (workflows/escalate.py; events for PagerDuty: workflows/page.py),
+or, for an alert group with deliveries waiting, processes them (workflows/alerts.py). A replica that dies
+mid-way lets its lease run out; the next claimant first looks for the earlier post before posting again.
+Every few ticks it also sweeps: parts of incidents left dirty by a failure are drawn again (sync.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bot.deps import Deps
 from bot.errors import StorageUnavailable
 from bot.schedule import Due, DueKind
 from bot.store import Claim, new_token
-from bot.workflows import escalate, page
+from bot.workflows import alerts, escalate, page
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,9 @@ class Scheduler:
 
     async def _send(self, due: Due, claim: Claim) -> None:
         try:
-            if due.kind == DueKind.PAGE:
+            if due.kind == DueKind.ALERT:
+                await alerts.process(self.deps, due.incident_id, claim)
+            elif due.kind == DueKind.PAGE:
                 await page.send(self.deps, due, claim)
             else:
                 await escalate.send(self.deps, due, claim)

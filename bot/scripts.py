@@ -54,6 +54,9 @@ class Scripts:
         self._part_failed, self._part_posted = load("part_failed"), load("part_posted")
         self._release, self._retry = load("release"), load("retry")
         self._page_request, self._page_done, self._note = load("page_request"), load("page_done"), load("note")
+        self._alert_enqueue, self._alert_begin = load("alert_enqueue"), load("alert_begin")
+        self._alert_record, self._alert_link = load("alert_record"), load("alert_link")
+        self._alert_finish = load("alert_finish")
 
     async def create(self, incident_id: str, request_token: str, ttl_s: int, fields: dict[str, str],
                      event: Event) -> Any:
@@ -129,9 +132,9 @@ class Scripts:
     async def due(self, sets: list[str], limit: int, age_ms: int = 0) -> Any:
         return await self._due(keys=sets, args=[str(limit), str(age_ms)])
 
-    async def claim(self, due_set: str, member: str, incident_id: str, owner: str, lease_ms: int,
+    async def claim(self, due_set: str, member: str, live_key: str, owner: str, lease_ms: int,
                     max_attempts: int, live_field: str, live_value: str, met_field: str) -> Any:
-        return await self._claim(keys=[due_set, keys.job(member), keys.incident(incident_id)],
+        return await self._claim(keys=[due_set, keys.job(member), live_key],
                                  args=[member, owner, str(lease_ms), str(max_attempts), live_field, live_value,
                                        met_field])
 
@@ -170,3 +173,32 @@ class Scripts:
     async def part_posted(self, incident_id: str, part: str, version: int, digest: str, fields: dict[str, str]) -> Any:
         return await self._part_posted(keys=[keys.incident(incident_id), keys.rendered(incident_id)],
                                        args=[part, str(version), digest, *_pairs(fields)])
+
+    async def alert_enqueue(self, group: str, member: str, group_key: str, delivery: str, keep: int,
+                            ttl_ms: int) -> Any:
+        return await self._alert_enqueue(
+            keys=[keys.alert_group(group), keys.alert_inbox(group), keys.alert_seen(group), keys.alert_due()],
+            args=[member, group_key, delivery, str(keep), str(ttl_ms)])
+
+    async def alert_begin(self, group: str, expected: str, mode: str, firing: list[str]) -> Any:
+        return await self._alert_begin(
+            keys=[keys.alert_group(group), keys.alert_seen(group), keys.incident(expected), keys.incident_seq()],
+            args=[expected, mode, *firing])
+
+    async def alert_record(self, group: str, incident_id: str, status: str, actor: str, at: int, max_rows: int,
+                           alerts: list[tuple[str, str]]) -> Any:
+        return await self._alert_record(
+            keys=[keys.alert_group(group), keys.alert_seen(group), keys.incident(incident_id),
+                  keys.timeline(incident_id), keys.timeline_seen(incident_id)],
+            args=[status, actor, str(at), str(max_rows), *(x for pair in alerts for x in pair)])
+
+    async def alert_link(self, group: str, incident_id: str, expected: str, actor: str, at: int) -> Any:
+        return await self._alert_link(
+            keys=[keys.alert_group(group), keys.incident(expected), keys.incident(incident_id),
+                  keys.timeline(incident_id), keys.timeline_seen(incident_id)],
+            args=[incident_id, expected, group, actor, str(at)])
+
+    async def alert_finish(self, group: str, member: str, owner: str, last_seq: int, retry_at: int | None) -> Any:
+        return await self._alert_finish(
+            keys=[keys.alert_due(), keys.job(member), keys.alert_group(group), keys.alert_inbox(group)],
+            args=[member, owner, str(last_seq), "" if retry_at is None else str(retry_at)])

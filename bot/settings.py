@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # doubling each time up to a minute; after this many attempts in all it is given up with a note.
     pagerduty_retry_seconds: float = 1.0
     pagerduty_max_attempts: int = Field(default=8, ge=1, le=10)
+    # Alertmanager (or Grafana) sends it as `Authorization: Bearer …`; unset, POST /alerts/alertmanager is off.
+    alert_webhook_token: SecretStr | None = None
 
     @field_validator("slack_bot_token", "slack_app_token")
     @classmethod
@@ -74,6 +76,15 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("expected an http(s) URL such as https://slack.com/api/")
         return v if v.endswith("/") else v + "/"
+
+    @field_validator("alert_webhook_token")
+    @classmethod
+    def _alert_token(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value():
+            return None
+        if len(v.get_secret_value()) < 16 or any(c.isspace() for c in v.get_secret_value()):
+            raise ValueError("expected at least 16 characters and no spaces, e.g. the output of `openssl rand -hex 24`")
+        return v
 
     @field_validator("statuspage_api_url", "pagerduty_events_url")
     @classmethod

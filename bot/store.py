@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -143,6 +143,7 @@ class _Wanted:
     live_field: str
     live_value: str
     met_field: str = ""
+    live_key: str = ""  # the hash holding live_field; the incident's unless given
 
 
 def _wanted(due: Due) -> _Wanted:
@@ -150,6 +151,8 @@ def _wanted(due: Due) -> _Wanted:
         return _Wanted(keys.rca_due(), "rca_status", RcaStatus.DUE)
     if due.kind == DueKind.TARGET and due.index == TARGET_NAMES.index("acknowledge"):
         return _Wanted(keys.due(), "status", Status.OPEN, "acknowledged_at")
+    if due.kind == DueKind.ALERT:
+        return _Wanted(keys.alert_due(), "queued", "1", live_key=keys.alert_group(due.incident_id))
     if due.kind == DueKind.PAGE:
         # A trigger only while the incident is open; PagerDuty must hear an acknowledgement or a resolve
         # whatever happens after it was queued (the incident's id never changes: always wanted).
@@ -177,7 +180,74 @@ def connect(url: str) -> redis.Redis:
     return client
 
 
-class Store:
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a delivery did: whether the incident took it, changed, and the notes it left to post."""
+
+    linked: bool
+    changed: bool
+    notes: list[int]
+
+
+# An alert group's state is forgotten this long after its last delivery.
+ALERT_GROUP_TTL_MS = 30 * 86_400_000
+# Deliveries kept per group while none is processed (each is the whole group: the newest say it all).
+ALERT_INBOX_KEEP = 20
+
+
+class AlertStore:
+    """Alert groups: their inbox of deliveries, the incident they follow, what they recorded. Mixed into Store."""
+
+    redis: redis.Redis
+    scripts: Scripts
+
+    @_storage_errors
+    async def alert_enqueue(self, group: str, group_key: str, delivery: str) -> int:
+        """Store a delivery and queue its group, in one step; its number in the group."""
+        return int(await self.scripts.alert_enqueue(group, Due.alert(group).member, group_key, delivery,
+                                                    ALERT_INBOX_KEEP, ALERT_GROUP_TTL_MS))
+
+    @_storage_errors
+    async def alert_group(self, group: str) -> dict[str, str]:
+        return {str(k): str(v) for k, v in (await self.redis.hgetall(keys.alert_group(group))).items()}
+
+    @_storage_errors
+    async def alert_inbox(self, group: str) -> list[tuple[int, str]]:
+        """Deliveries not yet processed, oldest first: (number, JSON)."""
+        rows = await self.redis.zrange(keys.alert_inbox(group), 0, -1)
+        return [(int(seq), raw) for seq, _, raw in (str(m).partition("|") for m in rows)]
+
+    @_storage_errors
+    async def alert_begin(self, group: str, expected: str, mode: str, firing: list[str]) -> tuple[str, str]:
+        """("open", id), ("new", id), ("suggest", ""), ("suggested", ""), ("quiet", "") or ("retry", "")."""
+        res = await self.scripts.alert_begin(group, expected, mode, firing)
+        return str(res[0]), str(res[1]) if len(res) > 1 else ""
+
+    @_storage_errors
+    async def alert_record(self, group: str, incident_id: str, status: str, alerts: list[tuple[str, str]], *,
+                           actor: str, at: int, max_rows: int) -> Recorded:
+        res = await self.scripts.alert_record(group, incident_id, status, actor, at, max_rows, alerts)
+        return Recorded(linked=bool(res[0]), changed=bool(res[1]), notes=[int(n) for n in res[2]])
+
+    @_storage_errors
+    async def alert_link(self, group: str, incident_id: str, expected: str, *, actor: str,
+                         at: int) -> tuple[str, str]:
+        """("ok", id), ("taken", the group's open incident), ("gone", "") or ("retry", "")."""
+        res = await self.scripts.alert_link(group, incident_id, expected, actor, at)
+        return str(res[0]), str(res[1]) if len(res) > 1 else ""
+
+    @_storage_errors
+    async def alert_suggested(self, group: str, fields: dict[str, str]) -> None:
+        """What the suggestion for the group says, and where it was posted."""
+        mapping: Mapping[Any, Any] = fields
+        await self.redis.hset(keys.alert_group(group), mapping=mapping)
+
+    @_storage_errors
+    async def alert_finish(self, group: str, claim: Claim, last_seq: int, retry_at: int | None = None) -> str:
+        return str(await self.scripts.alert_finish(group, claim.member, claim.owner, last_seq, retry_at))
+
+
+class Store(AlertStore):
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
         self.scripts = Scripts(client)
@@ -385,13 +455,14 @@ class Store:
 
     @_storage_errors
     async def due_members(self, limit: int = 50) -> list[str]:
-        return [str(m) for m in await self.scripts.due([keys.due(), keys.rca_due(), keys.pages()], limit)]
+        return [str(m) for m in await self.scripts.due([keys.due(), keys.rca_due(), keys.pages(), keys.alert_due()],
+                                                       limit)]
 
     @_storage_errors
     async def claim(self, due: Due, owner: str, lease_ms: int, max_attempts: int = 10) -> Claim | None:
         w = _wanted(due)
-        res = await self.scripts.claim(w.due_set, due.member, due.incident_id, owner, lease_ms, max_attempts,
-                                       w.live_field, w.live_value, w.met_field)
+        res = await self.scripts.claim(w.due_set, due.member, w.live_key or keys.incident(due.incident_id), owner,
+                                       lease_ms, max_attempts, w.live_field, w.live_value, w.met_field)
         if res[0] == "gave_up":
             log.error("giving up on %s after %s attempts", due.member, int(res[1]) - 1)
         if res[0] != "claimed":

@@ -31,6 +31,8 @@ SWEEP_AFTER_MS = 2000
 # How long a first post may take (the client's retries included) before the sweep may post it again.
 POSTING_MS = 60_000
 PART_METADATA = "incident_part"
+# Pages of channel history read to find an earlier post (200 messages each).
+HISTORY_PAGES = 10
 # Slack's answers that no retry can change: the part is given up, not swept for ever.
 PERMANENT = frozenset({"message_not_found", "channel_not_found", "is_archived", "cant_update_message",
                        "not_in_channel", "edit_window_closed", "invalid_blocks", "msg_too_long",
@@ -77,6 +79,25 @@ async def adopt(deps: Deps, incident_id: str, part: Part, ts: str) -> None:
     """A part's message found in Slack (an earlier attempt posted it and died): keep its ts and redraw it."""
     await deps.store.part_posted(incident_id, part.key, -1, "", {part.ts_field: ts})
     await sync(deps, incident_id, [part])
+
+
+async def find_posted(deps: Deps, channel: str, since_ms: int, metadata_type: str, item: str) -> str:
+    """The ts of a message posted with metadata naming `item` (an earlier attempt that crashed before keeping
+    its ts), or "", paging through the channel's history since a minute before `since_ms` (Slack's clock and
+    Redis's need not agree to the millisecond)."""
+    oldest, cursor = f"{(since_ms - 60_000) / 1000:.6f}", ""
+    for _ in range(HISTORY_PAGES):
+        resp = await deps.client.conversations_history(channel=channel, oldest=oldest, include_all_metadata=True,
+                                                       limit=200, cursor=cursor or None)
+        messages: list[dict[str, Any]] = resp.get("messages", [])
+        for message in messages:
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == metadata_type and (meta.get("event_payload") or {}).get("id") == item:
+                return str(message.get("ts") or "")
+        cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
+        if not cursor:
+            return ""
+    return ""
 
 
 async def sweep(deps: Deps) -> int:

@@ -54,6 +54,11 @@ def describe(event: Event, book: Playbook | None, style: Style = MRKDWN) -> str:
         except (AssertionError, KeyError, IndexError, ValueError):
             return "a phase"
 
+    def alert() -> str:
+        name, summary = escape(str(d.get("name", "alert"))), escape(str(d.get("summary", "")))
+        url = str(d.get("url", ""))
+        return name + (f" — {summary}" if summary else "") + (f" {style.link(url, 'source')}" if url else "")
+
     who = user(event.actor) if event.actor.startswith(("U", "W")) else escape(event.actor or "the bot")
     if (name := pagerduty_name(event.actor)) is not None:
         who = f"{escape(name)} (PagerDuty)"
@@ -61,7 +66,14 @@ def describe(event: Event, book: Playbook | None, style: Style = MRKDWN) -> str:
     match event.type:
         case "declared":
             severity, title = escape(str(d.get("severity", ""))), escape(str(d.get("title", "")))
-            return f"{who} declared the incident ({severity}): {title}"
+            if d.get("source") == "alert":
+                return f"An alert opened the incident ({severity}): {title}"
+            from_alert = " from an alert" if d.get("source") == "suggested" else ""
+            return f"{who} declared the incident{from_alert} ({severity}): {title}"
+        case "alert_firing":
+            return f"🔔 Alert firing: {alert()}"
+        case "alert_resolved":
+            return f"Alert resolved: {alert()}"
         case "step_done":
             return f"{who} completed “{step_text()}”"
         case "step_undone":

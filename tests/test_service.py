@@ -91,6 +91,7 @@ async def test_sigterm_stops_cleanly_with_no_redis_left_and_json_logs(tmp_path):
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert lines and all({"ts", "level", "logger", "msg"} <= set(line) for line in lines)
     assert any(line["msg"] == "stopped" for line in lines)
+    assert any(line["msg"].startswith("alerts are off: ALERT_WEBHOOK_TOKEN is not set") for line in lines)
     assert TOKEN not in err and "xoxb-" not in err.replace("xoxb-…", "")
     assert ROUTING_KEY not in err and WEBHOOK_SECRET not in err
 

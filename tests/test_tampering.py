@@ -155,6 +155,19 @@ async def test_forged_acknowledgements_are_refused(two, driver, fake_slack):
     assert not [k async for k in bot.deps.store.redis.scan_iter(match=keys.idem("ack", "*"))]
 
 
+async def test_resolve_button_naming_another_incident_is_refused(two, driver, fake_slack):
+    bot, a, b = two
+    base = card(fake_slack, a.channel)
+    block = {"type": "actions", "block_id": "alerts_resolved", "elements": [
+        {"type": "button", "action_id": "resolve", "text": {"type": "plain_text", "text": "Resolve"},
+         "value": json.dumps({"i": b.incident_id})}]}
+    opened = len(fake_slack.calls_to("views.open"))
+    await driver.click(type(base)(**{**base.__dict__, "blocks": [block]}), "resolve", user=ALICE, url=bot.url)
+    said = await eventually(lambda: _clicks(fake_slack))
+    assert "another incident" in said[0]
+    assert len(fake_slack.calls_to("views.open")) == opened
+
+
 @pytest.mark.parametrize(("field", "values"), [
     ("severity", {"severity": "[<!channel>]"}),
     ("title", {"title": "x" * 100_000}),

@@ -9,18 +9,21 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import logs, replies
 from bot.deps import Deps
 from bot.errors import BadInput, NotAnIncidentChannel
 from bot.forms import USER_ID, F
+from bot.ids import IncidentMeta
 from bot.incident import Incident
 from bot.replies import report
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[..., Awaitable[None]]
+ModalOpener = Callable[[Deps, AsyncWebClient, dict[str, Any], Incident], Awaitable[None]]
 
 # Listeners still working after their ack (Bolt runs them on after answering Slack); a shutdown waits
 # for them before closing Redis.
@@ -53,6 +56,18 @@ def guarded(fn: Callable[[Any, dict[str, Any], AsyncWebClient], Awaitable[None]]
             await report(client, body, e)
 
     return listener
+
+
+def incident_button(app: AsyncApp, deps: Deps, action: str, opens: ModalOpener) -> None:
+    """A button whose value names its incident (only a hint) and that opens a modal for the incident of the
+    channel it was clicked in."""
+
+    @app.action(action)
+    @guarded
+    async def on_button(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        ref = IncidentMeta.model_validate_json(body["actions"][0]["value"])
+        await opens(deps, client, body, await incident_here(deps, body, ref.i))
 
 
 def form_value(view: dict[str, Any], block: str) -> str:

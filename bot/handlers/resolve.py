@@ -11,8 +11,8 @@ from bot import modals, replies
 from bot.deps import Deps
 from bot.errors import IncidentClosed
 from bot.forms import ResolveForm
-from bot.handlers import guarded, submitted, user_of
-from bot.ids import Callback, IncidentMeta
+from bot.handlers import guarded, incident_button, submitted, user_of
+from bot.ids import Action, Callback, IncidentMeta
 from bot.incident import Incident
 from bot.replies import tell
 from bot.workflows.resolve import resolve
@@ -27,6 +27,9 @@ async def open_resolve_modal(deps: Deps, client: AsyncWebClient, body: dict[str,
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
+    # The Resolve button under "All alerts resolved".
+    incident_button(app, deps, Action.RESOLVE, open_resolve_modal)
+
     @app.view(Callback.RESOLVE)
     @guarded
     async def on_submit(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:

@@ -11,7 +11,7 @@ from bot import modals, replies
 from bot.deps import Deps
 from bot.errors import BadInput, IncidentClosed
 from bot.forms import StatusForm
-from bot.handlers import guarded, incident_here, submitted, user_of
+from bot.handlers import guarded, incident_button, incident_here, submitted, user_of
 from bot.ids import Action, Callback, IncidentMeta, StatusMeta
 from bot.incident import Incident, RcaStatus
 from bot.kit import when
@@ -50,12 +50,7 @@ async def rca_command(deps: Deps, client: AsyncWebClient, body: dict[str, Any], 
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    @app.action(Action.STATUS_UPDATE)
-    @guarded
-    async def on_button(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        ref = IncidentMeta.model_validate_json(body["actions"][0]["value"])
-        await open_status_modal(deps, client, body, await incident_here(deps, body, ref.i))
+    incident_button(app, deps, Action.STATUS_UPDATE, open_status_modal)
 
     @app.view(Callback.STATUS)
     @guarded

@@ -13,7 +13,7 @@ from bot.channels import channel_name
 from bot.deps import Deps
 from bot.errors import BotError
 from bot.forms import DeclareForm
-from bot.incident import Event, Incident, Status
+from bot.incident import Event, Incident, Source, Status
 from bot.playbook import Playbook
 from bot.schedule import plan_for_incident
 from bot.sync import post, sync
@@ -32,19 +32,22 @@ class SetUp:
 
 
 async def create(deps: Deps, book: Playbook, form: DeclareForm, user: str, request_token: str,
-                 source: str = "slash") -> tuple[bool, str]:
-    """Store the incident; (created, id). The same request (a modal submitted twice) creates one."""
+                 source: Source = Source.SLASH, *, incident_id: str = "",
+                 extra: dict[str, str] | None = None) -> tuple[bool, str]:
+    """Store the incident; (created, id). The same request (a modal submitted twice, an alert group processed
+    again) creates one. An alert declares with no `user`: nobody is commander until someone takes it."""
     now = deps.clock()
-    incident_id = await deps.store.next_incident_id()
+    incident_id = incident_id or await deps.store.next_incident_id()
     fields = {"id": incident_id, "playbook": book.key, "title": form.title, "severity": form.severity,
               "service": form.service, "description": form.description, "status": Status.OPEN, "phase": "0",
               "commander": user, "declared_by": user, "declared_at": str(now),
-              "private": "1" if form.private else "0"}
-    event = Event(type="declared", actor=user, at=now,
-                  data={"title": form.title, "severity": form.severity, "playbook": book.key})
+              "private": "1" if form.private else "0", "source": source, **(extra or {})}
+    data = {"title": form.title, "severity": form.severity, "playbook": book.key}
+    event = Event(type="declared", actor=user or "alert", at=now,
+                  data={**data, "source": source} if source else data)
     created, incident_id = await deps.store.create_incident(incident_id, request_token, fields, event)
     if created:
-        metrics.DECLARED.labels(playbook=book.key, source=source).inc()
+        metrics.DECLARED.labels(playbook=book.key, source=source or "slash").inc()
     return created, incident_id
 
 
@@ -62,7 +65,7 @@ async def _create_channel(deps: Deps, incident: Incident) -> tuple[str, str]:
 
 async def _invite_targets(deps: Deps, incident: Incident, book: Playbook) -> tuple[list[str], list[str]]:
     """User ids to invite (declarer + responders), and what could not be resolved (roles, groups)."""
-    users = [incident.declared_by]
+    users = [incident.declared_by] if incident.declared_by else []
     problems: list[str] = []
     for role in book.meta.responders:
         entry = deps.settings.roster.get(role)
@@ -84,6 +87,8 @@ async def _invite_targets(deps: Deps, incident: Incident, book: Playbook) -> tup
 
 async def _invite(deps: Deps, channel: str, users: list[str]) -> list[str]:
     """Invite everyone we can; says who could not be invited, and why."""
+    if not users:
+        return []
     try:
         await deps.client.conversations_invite(channel=channel, users=",".join(users))
         return []

@@ -20,13 +20,11 @@ from bot.parts import Part
 from bot.playbook import TARGET_NAMES, Playbook
 from bot.schedule import Due, DueKind, is_late, lateness_ms
 from bot.store import Claim, Outcome, PageRequest
-from bot.sync import adopt, post, sync
+from bot.sync import adopt, find_posted, post, sync
 
 log = logging.getLogger(__name__)
 
 METADATA_TYPE = "incident_escalation"
-# Pages of channel history read to find an earlier post (200 messages each).
-HISTORY_PAGES = 10
 
 
 @dataclass(frozen=True)
@@ -89,9 +87,10 @@ async def send(deps: Deps, due: Due, claim: Claim) -> None:
     if notice is None:
         await store.finish(due)
         return
-    earlier = await _earlier_post(deps, incident.channel_id, claim) if claim.attempt > 1 else None
+    earlier = await find_posted(deps, incident.channel_id, claim.due_ms, METADATA_TYPE, claim.member) \
+        if claim.attempt > 1 else ""
     redraw = set(notice.redraw) | (set(parts.HEADLINE) if notice.set_severity else set())
-    if earlier is not None:
+    if earlier:
         # Posted by an attempt that died before finishing: keep that message, finish what it left undone.
         if notice.part is not None:
             await adopt(deps, incident.id, notice.part, earlier)
@@ -113,24 +112,6 @@ async def send(deps: Deps, due: Due, claim: Claim) -> None:
         metrics.ESCALATION_LATENESS.observe(max(0, claim.now_ms - claim.due_ms) / 1000)
     if redraw:
         await sync(deps, incident.id, redraw)
-
-
-async def _earlier_post(deps: Deps, channel: str, claim: Claim) -> str | None:
-    """The ts of this item's message if an earlier attempt posted it, paging through the channel's history
-    since a minute before it was due (Slack's clock and Redis's need not agree to the millisecond)."""
-    oldest, cursor = f"{(claim.due_ms - 60_000) / 1000:.6f}", ""
-    for _ in range(HISTORY_PAGES):
-        resp = await deps.client.conversations_history(channel=channel, oldest=oldest, include_all_metadata=True,
-                                                       limit=200, cursor=cursor or None)
-        messages: list[dict[str, Any]] = resp.get("messages", [])
-        for message in messages:
-            meta = message.get("metadata") or {}
-            if meta.get("event_type") == METADATA_TYPE and (meta.get("event_payload") or {}).get("id") == claim.member:
-                return str(message.get("ts"))
-        cursor = str((resp.get("response_metadata") or {}).get("next_cursor") or "")
-        if not cursor:
-            return None
-    return None
 
 
 async def acknowledge(deps: Deps, incident: Incident, book: Playbook, level: int, user: str) -> bool:

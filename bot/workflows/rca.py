@@ -16,7 +16,7 @@ from bot.attempts import attempt_all
 from bot.deps import Deps
 from bot.durations import format_duration, in_words
 from bot.errors import BadInput
-from bot.incident import Event, Incident
+from bot.incident import Event, Incident, Source
 from bot.playbook import Playbook
 from bot.sync import post as post_part
 from bot.sync import sync
@@ -83,7 +83,7 @@ def context(incident: Incident, book: Playbook | None, events: list[Event], peop
         "started": utc(incident.declared_at),
         "ended": utc(end) if incident.resolved_at else "",
         "duration": format_duration((end - incident.declared_at) / 1000),
-        "declared_by": name(incident.declared_by),
+        "declared_by": name(incident.declared_by) or ("an alert" if incident.source == Source.ALERT else ""),
         "commander": name(incident.commander),
         "resolved_by": name(incident.resolved_by),
         "cause": incident.cause,
