@@ -419,6 +419,15 @@ class Store(AlertStore):
         await self.redis.delete(keys.posting(incident_id, part))
 
     @_storage_errors
+    async def posting_failed(self, incident_id: str, part: str, member: str) -> None:
+        """A first post failed: no longer under way, and dirty (dated now) so the sweep posts it."""
+        now = await self._now_ms()
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(keys.posting(incident_id, part))
+            pipe.zadd(keys.dirty(), {member: float(now)})
+            await pipe.execute()
+
+    @_storage_errors
     async def posting(self, incident_id: str, part: str) -> bool:
         return bool(await self.redis.exists(keys.posting(incident_id, part)))
 

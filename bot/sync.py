@@ -63,7 +63,7 @@ async def post(deps: Deps, incident: Incident, part: Part, channel: str,
                                                               metadata=metadata)
     except Exception:
         # This attempt is over (it may still have reached Slack: the sweep looks before posting again).
-        await deps.store.clear_posting(incident.id, part.key)
+        await deps.store.posting_failed(incident.id, part.key, part.member(incident.id))
         raise
     ts, channel_id = str(resp["ts"]), str(resp["channel"])
     fields = {part.ts_field: ts}
@@ -127,7 +127,9 @@ async def _repair(deps: Deps, incident_id: str, part: Part) -> None:
         incident = await deps.store.get(incident_id)
         book = deps.book(incident.playbook)
         channel = _wanted(deps, incident, part) if book else ""
-        if channel and not await deps.store.posting(incident_id, part.key):
+        if channel:
+            if await deps.store.posting(incident_id, part.key):
+                return  # its first post is still under way: leave it dirty, it is looked at again later
             ts = await _posted_before(deps, incident, part)
             if ts:
                 await adopt(deps, incident_id, part, ts)
