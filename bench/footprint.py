@@ -65,9 +65,9 @@ async def write_incident(store: Store, incident_id: str, n_events: int, book: An
             s = rng.randrange(len(steps))
             action = "undo" if s in done else "done"
             done ^= {s}
-            await store.step(incident_id, 0, s, action, Event(
+            await store.step(incident_id, 0, s, action == "done", Event(
                 type="step_done" if action == "done" else "step_undone", actor=who, at=t,
-                data={"phase": 0, "step": s, "text": steps[s].text}), new_token())
+                data={"phase": 0, "step": s, "text": steps[s].text}))
         elif roll < 0.15:  # severity or commander change
             sev = rng.choice([x for x in ("P1", "P2", "P3") if x != severity])
             await store.set_fields(incident_id, {"severity": sev}, Event(
