@@ -23,6 +23,7 @@ from aiohttp import BodyPartReader, web
 
 from slackfake.blockkit import find_violation
 from slackfake.files import FilesApi
+from slackfake.loopback import Loopback
 from slackfake.modals import ModalsApi
 from slackfake.webapi import SlackError, truthy
 
@@ -112,7 +113,7 @@ async def _wait(changed: asyncio.Event, deadline: float) -> bool:
     return True
 
 
-class FakeSlack(ModalsApi, FilesApi):
+class FakeSlack(Loopback, ModalsApi, FilesApi):
     def __init__(self, *, latency: float = 0.0, jitter: float = 0.0) -> None:
         super().__init__()
         self.latency = latency
@@ -124,38 +125,19 @@ class FakeSlack(ModalsApi, FilesApi):
         self._faults: dict[str, deque[_Fault]] = {}
         self._response_targets: dict[str, tuple[str, str]] = {}
         self._changed = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
-    # ---- lifecycle ---------------------------------------------------------------------------------------------
+    # ---- lifecycle (start, stop, `async with`: Loopback) ------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{key}", self._handle_response)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self._port = self._runner.addresses[0][1]
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeSlack:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def root(self) -> str:
-        if self._port is None:
+        if not self.port:
             raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def url(self) -> str:

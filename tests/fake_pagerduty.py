@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.loopback import Loopback
+from slackfake.loopback import Loopback
 
 ACTIONS = frozenset({"trigger", "acknowledge", "resolve"})
 SEVERITIES = frozenset({"critical", "error", "warning", "info"})

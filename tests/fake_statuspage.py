@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.loopback import Loopback
+from slackfake.loopback import Loopback
 
 STATUSES = frozenset({"investigating", "identified", "monitoring", "resolved"})
 

@@ -77,6 +77,15 @@ async def test_button_naming_another_incident_changes_nothing(two, driver, fake_
     assert len(fake_slack.calls_to("chat.update")) == updates
 
 
+async def modal_from_command(driver, bot, fake_slack, command: str,
+                             channel: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The modal `/incident <command>` opens in `channel`, and its private_metadata."""
+    before = len(fake_slack.calls_to("views.open"))
+    await driver.command(command, channel=channel, url=bot.url)
+    view = (await fake_slack.wait_for("views.open", before + 1))[-1].response["view"]
+    return view, json.loads(view["private_metadata"])
+
+
 def replace_channel(message: Any, channel: str) -> Any:
     return type(message)(**{**message.__dict__, "channel": channel})
 
@@ -114,10 +123,7 @@ async def test_status_and_resolve_buttons_outside_their_channel(two, driver, fak
 
 async def test_modal_submitted_for_another_incident_is_refused(two, driver, fake_slack):
     bot, a, b = two
-    before = len(fake_slack.calls_to("views.open"))
-    await driver.command("resolve", channel=a.channel, url=bot.url)
-    view = (await fake_slack.wait_for("views.open", before + 1))[-1].response["view"]
-    meta = json.loads(view["private_metadata"])
+    view, meta = await modal_from_command(driver, bot, fake_slack, "resolve", a.channel)
     forged = {**view, "private_metadata": json.dumps({**meta, "i": b.incident_id})}
     status, body = await driver.submit_view(forged, {"cause": "x", "resolution": "y"}, url=bot.url)
     assert status == 200 and "errors" in body and "no longer matches" in body
@@ -280,13 +286,9 @@ async def test_wrong_redis_password_is_named_at_start_up(tmp_path):
     assert "wrong-password" not in proc.stderr
 
 
-
 async def test_status_kind_and_reply_address_come_from_the_server(two, driver, fake_slack):
     bot, a, _ = two
-    before = len(fake_slack.calls_to("views.open"))
-    await driver.command("status", channel=a.channel, url=bot.url)
-    view = (await fake_slack.wait_for("views.open", before + 1))[-1].response["view"]
-    meta = json.loads(view["private_metadata"])
+    view, meta = await modal_from_command(driver, bot, fake_slack, "status", a.channel)
     assert "response_url" not in meta, "where to answer is kept on the server"
     forged = {**view, "private_metadata": json.dumps({**meta, "k": "resolved"})}
     await driver.submit_view(forged, {"text": "Checkout is slow; we are on it", "eta": ""}, url=bot.url)

@@ -1,4 +1,5 @@
-"""The HTTP server of a local fake of an outside service, on a free port of 127.0.0.1."""
+"""The HTTP server of a local fake of an outside service (Slack here; Statuspage and PagerDuty in the tests),
+on a free port of 127.0.0.1."""
 
 from __future__ import annotations
 
