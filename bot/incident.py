@@ -77,6 +77,11 @@ class AlertNote(BaseModel):
     alerts: list[AlertRow] = []
 
 
+def incident_name(incident_id: str) -> str:
+    """What people call an incident."""
+    return f"INC-{incident_id}"
+
+
 class Incident(BaseModel):
     """Flat fields of the incident hash; every value is a string in Redis."""
 
@@ -149,7 +154,7 @@ class Incident(BaseModel):
 
     @property
     def name(self) -> str:
-        return f"INC-{self.id}"
+        return incident_name(self.id)
 
     def step(self, phase: int, index: int) -> StepState | None:
         return self.steps.get(f"{phase}:{index}")

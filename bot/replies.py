@@ -112,6 +112,18 @@ def not_declared(name: str, why: str) -> str:
             "It is recorded as failed; please declare again.")
 
 
+def channel_not_linked(name: str, channel_id: str, why: str) -> str:
+    return (f"⚠️ {name} is declared and its escalations are scheduled, and <#{channel_id}> was created, but the "
+            f"bot could not record that channel because the incident store (Redis) is unreachable ({escape(why)}). "
+            "Its checklist is not posted there; once Redis is back, declare again and archive that channel.")
+
+
+def set_up_interrupted(name: str, why: str) -> str:
+    return (f"⚠️ {name} is declared and its escalations are scheduled, but setting up its channel stopped because "
+            f"the incident store (Redis) became unreachable ({escape(why)}). The bot finishes what it can once "
+            "Redis is back; check the incident channel, and post there what is missing.")
+
+
 def declared_partly(name: str, channel_id: str, failures: str) -> str:
     return (f"⚠️ {name} is declared in <#{channel_id}>, but some set-up failed: {escape(failures)}. "
             "The incident works; fix or retry those by hand.")

@@ -47,7 +47,7 @@ class Scripts:
 
         self._create, self._step, self._complete = load("create"), load("step"), load("complete")
         self._set_fields, self._acknowledge, self._abandon = load("set_fields"), load("acknowledge"), load("abandon")
-        self._status_update, self._rca_schedule = load("status_update"), load("rca_schedule")
+        self._status_update = load("status_update")
         self._rca_reviewed, self._due, self._claim = load("rca_reviewed"), load("due"), load("claim")
         self._confirm, self._finish = load("confirm"), load("finish")
         self._lock_part, self._part_drawn = load("lock_part"), load("part_drawn")
@@ -59,11 +59,12 @@ class Scripts:
         self._alert_finish = load("alert_finish")
 
     async def create(self, incident_id: str, request_token: str, ttl_s: int, fields: dict[str, str],
-                     event: Event) -> Any:
+                     event: Event, plan: dict[str, int]) -> Any:
         return await self._create(
             keys=[keys.incident(incident_id), keys.idem("declare", request_token), keys.open_incidents(),
-                  keys.timeline(incident_id), keys.timeline_seen(incident_id), keys.open_by_playbook()],
-            args=[incident_id, str(ttl_s), event.id, event.actor, str(event.at), event.data_json, *_pairs(fields)])
+                  keys.timeline(incident_id), keys.timeline_seen(incident_id), keys.open_by_playbook(), keys.due()],
+            args=[incident_id, str(ttl_s), event.id, event.actor, str(event.at), event.data_json, str(len(plan)),
+                  *(x for member, at in plan.items() for x in (member, str(at))), *_pairs(fields)])
 
     async def step(self, incident_id: str, phase: int, index: int, action: str, event: Event) -> Any:
         return await self._step(
@@ -71,12 +72,12 @@ class Scripts:
             args=[str(phase), str(index), action, event.actor, str(event.at), event.id, event.data_json])
 
     async def complete(self, incident_id: str, phase: int, nsteps: int, last: bool, event: Event, cause: str,
-                       resolution: str, unschedule: list[str]) -> Any:
+                       resolution: str, rca_member: str, rca_due_ms: int, unschedule: list[str]) -> Any:
         return await self._complete(
             keys=[*_timeline(incident_id), keys.open_incidents(), keys.due(), keys.open_by_playbook(), keys.pages(),
-                  keys.pager(incident_id)],
+                  keys.pager(incident_id), keys.rca_due()],
             args=[str(phase), str(nsteps), "1" if last else "0", *_event_args(event), event.data_json, cause,
-                  resolution, *unschedule])
+                  resolution, rca_member, str(rca_due_ms), *unschedule])
 
     async def set_fields(self, incident_id: str, fields: dict[str, str], event: Event | None,
                          require_open: bool) -> Any:
@@ -121,9 +122,6 @@ class Scripts:
     async def status_update(self, incident_id: str, event: Event, require_open: bool) -> Any:
         return await self._status_update(keys=_timeline(incident_id),
                                          args=["1" if require_open else "0", *_event_args(event), event.data_json])
-
-    async def rca_schedule(self, incident_id: str, member: str, due_ms: int) -> Any:
-        return await self._rca_schedule(keys=[keys.incident(incident_id), keys.rca_due()], args=[member, str(due_ms)])
 
     async def rca_reviewed(self, incident_id: str, member: str, event: Event) -> Any:
         return await self._rca_reviewed(keys=[*_timeline(incident_id), keys.rca_due(), keys.job(member)],

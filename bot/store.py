@@ -19,7 +19,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import keys
 from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
-from bot.incident import Event, Incident, RcaStatus, Status
+from bot.incident import Event, Incident, RcaStatus, Status, incident_name
 from bot.playbook import TARGET_NAMES
 from bot.schedule import Due, DueKind, PageAction
 from bot.scripts import Scripts
@@ -76,7 +76,7 @@ def _check(status: str, incident_id: str) -> None:
     if status == "gone":
         raise IncidentGone()
     if status == "closed":
-        raise IncidentClosed(f"INC-{incident_id}")
+        raise IncidentClosed(incident_name(incident_id))
 
 
 @dataclass(frozen=True)
@@ -272,9 +272,14 @@ class Store(AlertStore):
 
     @_storage_errors
     async def create_incident(self, incident_id: str, request_token: str, fields: dict[str, str],
-                              event: Event) -> tuple[bool, str]:
-        """Store a new incident unless this request already made one: (created, incident id)."""
-        res = await self.scripts.create(incident_id, request_token, IDEM_TTL_S, fields, event)
+                              event: Event, plan: dict[Due, int] | None = None) -> tuple[bool, str]:
+        """Store a new incident, with what `plan` schedules for it, unless this request already made one:
+        (created, incident id)."""
+        plan = plan or {}
+        if any(_wanted(due).due_set != keys.due() for due in plan):
+            raise ValueError("an incident's plan holds only escalations, phase windows and targets")
+        res = await self.scripts.create(incident_id, request_token, IDEM_TTL_S, fields, event,
+                                        {due.member: at for due, at in plan.items()})
         return res[0] == "ok", str(res[1])
 
     @_storage_errors
@@ -307,11 +312,12 @@ class Store(AlertStore):
         return str(data.get("i", "")), str(data.get("r", ""))
 
     @_storage_errors
-    async def link_channel(self, incident_id: str, channel_id: str, channel_name: str) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(keys.channel(channel_id), incident_id)
-            pipe.hset(keys.incident(incident_id), mapping={"channel_id": channel_id, "channel_name": channel_name})
-            await pipe.execute()
+    async def link_channel(self, incident_id: str, channel_id: str, channel_name: str,
+                           event: Event | None = None) -> Incident:
+        """The incident's channel, both ways; safe to repeat (the channel's key first: alone it changes nothing)."""
+        await self.redis.set(keys.channel(channel_id), incident_id)
+        return (await self.set_fields(incident_id, {"channel_id": channel_id, "channel_name": channel_name},
+                                      event))[1]
 
     @_storage_errors
     async def set_fields(self, incident_id: str, fields: dict[str, str], event: Event | None = None,
@@ -334,10 +340,11 @@ class Store(AlertStore):
     @_storage_errors
     async def complete_phase(self, incident_id: str, phase: int, nsteps: int, event: Event, *,
                              last: bool = False, cause: str = "", resolution: str = "",
-                             unschedule: list[str] | None = None) -> Incident | None:
-        """Close `phase`; None when it was already closed (a second click, another replica)."""
+                             unschedule: list[str] | None = None, rca_due_ms: int = 0) -> Incident | None:
+        """Close `phase`; None when it was already closed (a second click, another replica). Closing the
+        `last` phase resolves the incident and makes its RCA due at `rca_due_ms`."""
         res = await self.scripts.complete(incident_id, phase, nsteps, last, event, cause, resolution,
-                                          unschedule or [])
+                                          Due.rca(incident_id).member, rca_due_ms, unschedule or [])
         _check(res[0], incident_id)
         return None if res[0] == "stale_phase" else _snapshot(res[1], res[2])
 
@@ -519,11 +526,6 @@ class Store(AlertStore):
         res = await self.scripts.status_update(incident_id, event, require_open)
         _check(res[0], incident_id)
         return None if res[0] == "dup" else _snapshot(res[1], res[2])
-
-    @_storage_errors
-    async def schedule_rca(self, incident_id: str, due_ms: int) -> bool:
-        """The RCA is due by `due_ms`, with a reminder then; False if that was arranged before."""
-        return bool(await self.scripts.rca_schedule(incident_id, Due.rca(incident_id).member, due_ms))
 
     @_storage_errors
     async def mark_rca_reviewed(self, incident_id: str, event: Event) -> tuple[str, Incident | None, str]:

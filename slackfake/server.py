@@ -123,6 +123,7 @@ class FakeSlack(Loopback, ModalsApi, FilesApi):
         self.response_urls: list[ResponseCall] = []
         self.response_posts: list[tuple[str, dict[str, Any]]] = []
         self._faults: dict[str, deque[_Fault]] = {}
+        self._hooks: dict[str, deque[Callable[[Call], None]]] = {}
         self._response_targets: dict[str, tuple[str, str]] = {}
         self._changed = asyncio.Event()
 
@@ -152,6 +153,10 @@ class FakeSlack(Loopback, ModalsApi, FilesApi):
         """Answer the next `times` calls with an HTTP error status, as Slack does when it is in trouble."""
         self._faults.setdefault(method, deque()).extend(
             _Fault("status", "internal_error", status=status) for _ in range(times))
+
+    def on_next_call(self, method: str, hook: Callable[[Call], None]) -> None:
+        """Run `hook` when `method` is next called, before it is answered (e.g. take Redis away mid-flow)."""
+        self._hooks.setdefault(method, deque()).append(hook)
 
     def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
         self._faults.setdefault(method, deque()).extend(
@@ -225,6 +230,9 @@ class FakeSlack(Loopback, ModalsApi, FilesApi):
         call = Call(method, args, token, time.monotonic(), request.method)
         self.calls.append(call)
         self._notify()
+        hooks = self._hooks.get(method)
+        if hooks:
+            hooks.popleft()(call)
         await self._delay()
         status, body, headers = self._answer(call, parse_error)
         call.status, call.response = status, body

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import redis.asyncio as aioredis
 
+from bot import keys
+from bot.schedule import Due, DueKind
 from tests.conftest import eventually
 from tests.flows import all_text, card, declare, modal_values, mrkdwn_texts, open_declare_modal, phase_message
 from tests.redis_server import RedisServer
@@ -143,6 +146,29 @@ async def test_redis_down_tells_the_person_and_keeps_serving(make_bot, driver, f
         assert resp.status == 200
     inc = await declare(driver, bot, fake_slack, "quick After recovery")
     assert inc.channel
+
+
+async def test_redis_lost_right_after_the_declare_is_stored(make_bot, driver, fake_slack, caplog,
+                                                           redis_server: RedisServer):
+    """The incident is stored when Redis goes away (as the channel is created): its escalations are already
+    scheduled, the set-up waits for Redis and finishes, and nobody is told that nothing was changed."""
+    bot = await make_bot(run_scheduler=False)
+    view = await open_declare_modal(driver, bot, fake_slack, "quick Redis goes away")
+    fake_slack.on_next_call("conversations.create", lambda _: redis_server.stop())
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.workflows.declare"):
+            status, _ = await driver.submit_view(view, modal_values("Redis goes away"), url=bot.url)
+            assert status == 200
+            await eventually(lambda: any("waits for Redis" in r.getMessage() for r in caplog.records), timeout=15)
+    finally:
+        redis_server.start()
+    channel = fake_slack.calls_to("conversations.create")[0].response["channel"]["id"]
+    incident_id = await eventually(lambda: bot.deps.store.incident_for_channel(channel), timeout=15)
+    await eventually(lambda: phase_message(fake_slack, channel, 0), timeout=15)
+    await eventually(lambda: fake_slack.channels[channel].pins, timeout=15)
+    scheduled = await bot.deps.store.redis.zrange(keys.due(), 0, -1)
+    assert Due(DueKind.ESCALATION, incident_id, 0).member in scheduled
+    assert not [b for _, b in fake_slack.response_posts if "nothing was changed" in b.get("text", "")]
 
 
 async def test_slack_failure_mid_declare_is_reported_and_recorded(make_bot, driver, fake_slack):

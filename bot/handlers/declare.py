@@ -14,7 +14,7 @@ from bot.deps import Deps
 from bot.errors import IncidentGone, StorageUnavailable
 from bot.handlers import form_value, guarded, user_of
 from bot.ids import Action, AlertRef, Callback, DeclareMeta
-from bot.incident import Source
+from bot.incident import Source, incident_name
 from bot.playbook import Playbook
 from bot.replies import tell
 from bot.workflows import alerts, declare
@@ -93,9 +93,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
             log.info("declare modal %s submitted again; incident %s already exists", view["id"], incident_id)
             return
         response_url = bound[1] if bound else ""
-        if meta.g:
-            await alerts.link(deps, meta.g, incident_id)
-        done = await declare.set_up(deps, incident_id, book)
+        try:
+            if meta.g:
+                await alerts.link(deps, meta.g, incident_id)
+            done = await declare.set_up(deps, incident_id, book)
+        except StorageUnavailable as e:  # the incident is stored: "nothing was changed" would be untrue
+            await tell(client, body, replies.set_up_interrupted(incident_name(incident_id), e.reason or "no answer"),
+                       response_url=response_url)
+            return
         if not done.channel_id:
             await tell(client, body, replies.not_declared(done.incident.name, done.error),
                        response_url=response_url)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from slack_sdk.errors import SlackApiError
 
@@ -11,7 +14,7 @@ from bot import metrics, parts, replies
 from bot.attempts import attempt_all, reason
 from bot.channels import channel_name
 from bot.deps import Deps
-from bot.errors import BotError
+from bot.errors import BotError, StorageUnavailable
 from bot.forms import DeclareForm
 from bot.incident import Event, Incident, Source, Status
 from bot.playbook import Playbook
@@ -21,6 +24,10 @@ from bot.sync import post, sync
 log = logging.getLogger(__name__)
 
 MAX_NAME_ATTEMPTS = 8
+# How long a set-up waits out Redis being unreachable (a failover takes up to ~10 s), and how often it tries.
+SET_UP_STORE_PATIENCE_S = 20.0
+SET_UP_STORE_RETRY_S = 0.5
+T = TypeVar("T")
 
 
 @dataclass
@@ -45,7 +52,8 @@ async def create(deps: Deps, book: Playbook, form: DeclareForm, user: str, reque
     data = {"title": form.title, "severity": form.severity, "playbook": book.key}
     event = Event(type="declared", actor=user or "alert", at=now,
                   data={**data, "source": source} if source else data)
-    created, incident_id = await deps.store.create_incident(incident_id, request_token, fields, event)
+    plan = plan_for_incident(Incident.from_redis(fields, {}), book)
+    created, incident_id = await deps.store.create_incident(incident_id, request_token, fields, event, plan)
     if created:
         metrics.DECLARED.labels(playbook=book.key, source=source or "slash").inc()
     return created, incident_id
@@ -105,10 +113,25 @@ async def _invite(deps: Deps, channel: str, users: list[str]) -> list[str]:
     return failed
 
 
+async def _stored(write: Callable[[], Awaitable[T]]) -> T:
+    """Run a Redis step of a set-up whose incident is already stored, through a short outage (a restart, a
+    Sentinel failover): giving up would leave a declared incident without its channel."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + SET_UP_STORE_PATIENCE_S
+    while True:
+        try:
+            return await write()
+        except StorageUnavailable as e:
+            if loop.time() >= deadline:
+                raise
+            log.warning("incident set-up waits for Redis: %s", e.reason)
+            await asyncio.sleep(SET_UP_STORE_RETRY_S)
+
+
 async def set_up(deps: Deps, incident_id: str, book: Playbook) -> SetUp:
     """Create and fill the incident channel. Every failure is kept on the timeline and returned."""
     store = deps.store
-    incident = await store.get(incident_id)
+    incident = await _stored(lambda: store.get(incident_id))
     try:
         channel_id, name = await _create_channel(deps, incident)
     except (SlackApiError, RuntimeError) as e:
@@ -116,11 +139,11 @@ async def set_up(deps: Deps, incident_id: str, book: Playbook) -> SetUp:
         await store.abandon(incident_id, Event(type="declare_failed", actor="bot", at=deps.clock(),
                                                data={"stage": "create channel", "error": why}))
         return SetUp(incident, error=why)
-    await store.link_channel(incident_id, channel_id, name)
-    await store.add_event(incident_id, Event(type="channel_created", actor="bot", at=deps.clock(),
-                                             data={"channel": channel_id, "name": name}))
-    await store.schedule(plan_for_incident(incident, book))
-    incident = await store.get(incident_id)
+    linked = Event(type="channel_created", actor="bot", at=deps.clock(), data={"channel": channel_id, "name": name})
+    try:
+        incident = await _stored(lambda: store.link_channel(incident_id, channel_id, name, linked))
+    except StorageUnavailable as e:
+        raise BotError(replies.channel_not_linked(incident.name, channel_id, e.reason or "no answer")) from e
 
     async def invite() -> None:
         users, problems = await _invite_targets(deps, incident, book)

@@ -8,7 +8,7 @@ import asyncio
 from bot import blocks, metrics, replies
 from bot.attempts import attempt_all
 from bot.deps import Deps
-from bot.errors import BotError, IncidentClosed, IncidentGone
+from bot.errors import BotError, IncidentClosed, IncidentGone, StorageUnavailable
 from bot.incident import Event, Incident
 from bot.render import all_parts
 from bot.schedule import all_members
@@ -37,7 +37,8 @@ async def resolve(deps: Deps, incident_id: str, user: str, cause: str, resolutio
         event = Event(type="phase_completed", actor=user, at=deps.clock(), data={"phase": phase})
         resolved = await store.complete_phase(incident_id, phase, len(book.phases[phase].steps), event, last=True,
                                               cause=cause, resolution=resolution,
-                                              unschedule=all_members(incident_id, book))
+                                              unschedule=all_members(incident_id, book),
+                                              rca_due_ms=event.at + rca.review_window_ms(deps, book))
         if resolved is not None:
             break
     else:
@@ -46,8 +47,7 @@ async def resolve(deps: Deps, incident_id: str, user: str, cause: str, resolutio
     metrics.TIME_TO_RESOLVE.labels(playbook=resolved.playbook).observe(
         (resolved.resolved_at - resolved.declared_at) / 1000)
     observe_phase(book, resolved, phase, resolved.resolved_at)
-    # Before any Slack call, so the RCA's deadline and reminder survive a crash right after resolving.
-    await store.schedule_rca(incident_id, resolved.resolved_at + rca.review_window_ms(deps, book))
+    # From here on the incident is resolved for good: a failure only costs Slack messages, each reported.
     await _wait_for_inflight_ping(deps, incident_id)
     jobs = {
         "resolved update and RCA": _resolved_update_and_rca(deps, incident_id, user),
@@ -92,5 +92,8 @@ async def _resolved_update_and_rca(deps: Deps, incident_id: str, user: str) -> N
 async def _wait_for_inflight_ping(deps: Deps, incident_id: str) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + INFLIGHT_WAIT_S
-    while loop.time() < deadline and await deps.store.sending(incident_id):
-        await asyncio.sleep(0.05)
+    try:
+        while loop.time() < deadline and await deps.store.sending(incident_id):
+            await asyncio.sleep(0.05)
+    except StorageUnavailable:
+        pass  # only the order of messages is at stake
