@@ -219,3 +219,20 @@ def test_check_needs_no_slack_settings_and_lists_every_problem(tmp_path):
     assert any(f"{tmp_path / 'one.md'}:4: severity:" in line for line in lines), lines
     assert any(f"{tmp_path / 'two.md'}:" in line and "missing phase" in line for line in lines), lines
     assert "Input should" not in result.stderr and "pattern" not in result.stderr
+
+
+async def test_first_response_by_completing_a_phase_counts_time_to_acknowledge_once(make_bot, driver, fake_slack):
+    bot = await make_bot(run_scheduler=False)
+
+    async def count() -> float:
+        async with driver.session.get(bot.url + "/metrics") as resp:
+            return metric(await resp.text(), "incidentbot_time_to_acknowledge_seconds_count", playbook="quick")
+
+    before = await count()
+    inc = await declare(driver, bot, fake_slack, "quick Completed first")
+    await driver.click(phase_message(fake_slack, inc.channel, 0), "complete_phase:0", user="U_ALICE", url=bot.url)
+    await eventually(lambda: phase_message(fake_slack, inc.channel, 1))
+    assert await count() - before == 1
+    await driver.click(phase_message(fake_slack, inc.channel, 1), "step:1:0", user="U_BOB", url=bot.url)
+    await eventually(lambda: "✅" in str(phase_message(fake_slack, inc.channel, 1).blocks))
+    assert await count() - before == 1, "only the first response counts"

@@ -35,8 +35,17 @@ async def complete_phase(deps: Deps, book: Playbook, incident_id: str, phase: in
     if incident is None:
         raise BadInput(replies.already_completed(book.phases[phase].title))
     observe_phase(book, incident, phase, event.at)
+    observe_first_response(incident, event)
     await asyncio.gather(post(deps, incident, parts.phase(phase + 1), incident.channel_id),
                          sync(deps, incident_id, {parts.phase(phase)} | parts.HEADLINE))
+
+
+def observe_first_response(incident: Incident, event: Event) -> None:
+    """Count the time to acknowledge when `event` (a phase completed, a resolve) was the incident's first
+    response: the script that stored it records the first responder and when."""
+    if incident.acknowledged_at == event.at and incident.acknowledged_by == event.actor:
+        metrics.TIME_TO_ACKNOWLEDGE.labels(playbook=incident.playbook).observe(
+            max(0, event.at - incident.declared_at) / 1000)
 
 
 def observe_phase(book: Playbook, incident: Incident, phase: int, ended_ms: int) -> None:

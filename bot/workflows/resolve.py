@@ -15,7 +15,7 @@ from bot.schedule import all_members
 from bot.sync import sync
 from bot.templating import TemplateFailed
 from bot.workflows import rca, status
-from bot.workflows.checklist import observe_phase
+from bot.workflows.checklist import observe_first_response, observe_phase
 
 # How long a resolve waits for an escalation ping already on its way, so the channel reads in order.
 INFLIGHT_WAIT_S = 3.0
@@ -47,6 +47,7 @@ async def resolve(deps: Deps, incident_id: str, user: str, cause: str, resolutio
     metrics.TIME_TO_RESOLVE.labels(playbook=resolved.playbook).observe(
         (resolved.resolved_at - resolved.declared_at) / 1000)
     observe_phase(book, resolved, phase, resolved.resolved_at)
+    observe_first_response(resolved, event)
     # From here on the incident is resolved for good: a failure only costs Slack messages, each reported.
     await _wait_for_inflight_ping(deps, incident_id)
     jobs = {
