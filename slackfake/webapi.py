@@ -2,7 +2,7 @@
 
 Web API method `family.name` is `api_family_name`; a method without one answers unknown_method. Implemented:
 what the incident bot calls (auth.test through Bolt, conversations.create / invite / setTopic / history,
-chat.postMessage / postEphemeral / update / getPermalink, pins.add, users.info, usergroups.users.list; views in
+chat.postMessage / update / getPermalink, pins.add, users.info, usergroups.users.list; views in
 slackfake.modals, files_upload_v2 in slackfake.files) and what the tests read back with (pins.list,
 bookmarks.add, files.info).
 """
@@ -263,20 +263,6 @@ class WebApi(Workspace):
                       attachments=content.get("attachments", []))
         ch.messages.append(msg)
         return {"channel": ch.id, "ts": msg.ts, "message": msg.to_api()}
-
-    def api_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
-        ch = self._channel(args.get("channel"), names=True)
-        self._writable(ch, public_ok=True)
-        user = str(args.get("user") or "")
-        if user not in self.users:
-            raise SlackError("user_not_found")
-        if user not in ch.members:
-            raise SlackError("user_not_in_channel")
-        content = self._content(args)
-        if not content.get("text") and not content.get("blocks"):
-            raise SlackError("no_text")
-        msg = self.post_ephemeral(ch.id, user, content.get("text", ""), content.get("blocks"))
-        return {"message_ts": msg.ts}
 
     def api_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         ch = self._channel(args.get("channel"))  # ids only: chat.update does not resolve names

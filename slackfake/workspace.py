@@ -110,7 +110,7 @@ class Workspace:
         self.usergroups: dict[str, list[str]] = {}  # usergroup id -> member user ids
         self.views: dict[str, dict[str, Any]] = {}  # view id -> current view as Slack returns it
         self.files: dict[str, dict[str, Any]] = {}  # file id -> record incl. "content" bytes once uploaded
-        # Messages only one person sees (chat.postEphemeral, replies to response URLs): in no channel's history.
+        # Messages only one person sees (replies to a person's request): in no channel's history.
         self.ephemerals: list[Message] = []
         self._ids = itertools.count(1)
         self._last_ts_micros = 0

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from bot.embedded_redis import free_port
+from tests.test_service import alive, children
 
 ROOT = Path(__file__).resolve().parent.parent
 READY = re.compile(r"^Sandbox ready: open (http://127\.0\.0\.1:\d+/) ")
@@ -52,10 +53,7 @@ class Sandbox:
 
     def children(self) -> list[int]:
         assert self.proc is not None
-        found: list[int] = []
-        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
-            found += [int(c) for c in (task / "children").read_text().split()]
-        return found
+        return children(self.proc.pid)
 
     def state_dir(self) -> Path:
         found = STATE_DIR.search(self.log.read_text())
@@ -83,17 +81,10 @@ class Sandbox:
                 self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-        left = [pid for pid in kids if _alive(pid)]
+        left = [pid for pid in kids if alive(pid)]
         for pid in left:
             os.kill(pid, signal.SIGKILL)
         if hung:
             raise AssertionError(f"the sandbox did not stop within {timeout} s of signal {sig}")
         return self.proc.returncode, left
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True

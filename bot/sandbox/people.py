@@ -4,6 +4,7 @@ app declares in its manifest: its slash commands and message shortcuts."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,11 @@ class Person:
 
     @property
     def handle(self) -> str:
-        """The short name users.info gives, as Slack's `name`."""
-        return self.real_name.split()[0].lower() if self.id.startswith("U") else self.role
+        """The short name users.info gives, as Slack's `name`: what `@name` in a slash command mentions."""
+        if not self.id.startswith("U"):
+            return self.role
+        first = unicodedata.normalize("NFKD", self.real_name.split()[0].lower())
+        return "".join(c for c in first if c.isascii())
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,11 @@ def cast(books: dict[str, Playbook], roster: Roster) -> People:
                   for n, role in enumerate(roles, 1)}
     users: dict[str, Person] = {}
     groups: dict[str, tuple[Person, list[str]]] = {}
-    for n, (role, target) in enumerate(sorted(chosen.items())):
+    for role, target in sorted(chosen.items()):
         if target.startswith("S"):
             groups[target] = (Person(target, role, role), [p.id for p in responders])
         elif target not in users:
-            name = NAMES[n % len(NAMES)] if not roster else role.replace("-", " ").title()
+            name = NAMES[len(users) % len(NAMES)] if not roster else role.replace("-", " ").title()
             users[target] = Person(target, name, role)
     return People(users=list(users.values()) + responders, groups=groups,
                   roster={role: RosterEntry(slack=target) for role, target in chosen.items()})
