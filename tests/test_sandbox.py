@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -213,6 +214,14 @@ def test_untrusted_text_is_shown_never_run(page: Page) -> None:
     expect(said.get_by_role("link")).to_have_count(0)
 
 
+def status_of(request: urllib.request.Request) -> int:
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
 @pytest.mark.parametrize(("sig", "group"), [(signal.SIGTERM, False), (signal.SIGINT, True)], ids=["sigterm", "ctrl-c"])
 def test_starts_within_30_seconds_and_a_signal_leaves_nothing_running(tmp_path: Path, sig: int, group: bool) -> None:
     sandbox = Sandbox(tmp_path)
@@ -221,6 +230,10 @@ def test_starts_within_30_seconds_and_a_signal_leaves_nothing_running(tmp_path: 
         assert sandbox.wait_ready(timeout=30).startswith("Sandbox ready: open http://127.0.0.1:")
         with urllib.request.urlopen(sandbox.url, timeout=10) as resp:
             assert resp.status == 200 and b'<nav aria-label="Channels"' in resp.read()
+        # Another site can neither reach it under its own name nor make a visitor's browser act in it.
+        assert status_of(urllib.request.Request(sandbox.url, headers={"Host": "rebound.example"})) == 421
+        assert status_of(urllib.request.Request(f"{sandbox.url}ui/skip", data=b"{}", method="POST",
+                                                headers={"Content-Type": "text/plain"})) == 403
         state = sandbox.state_dir()
         assert state.is_dir() and sandbox.children(), "the embedded redis-server runs as a child, data in a temp dir"
     finally:

@@ -1,8 +1,9 @@
 """The page's HTTP side: GET / (the page), GET /ui/view (a long poll for the parts that changed), the POSTs
 for what a person does, file downloads and the page's two static files.
 
-The page is for one person at a keyboard on this machine: it listens on 127.0.0.1 only, and every POST must
-carry JSON and the `X-Sandbox` header, which a form or a script on another site cannot send without this
+The page is for one person at a keyboard on this machine: it listens on 127.0.0.1 only, answers only requests
+addressed to 127.0.0.1 or localhost (a name of another site that resolves here gets nothing), and every POST
+must carry JSON and the `X-Sandbox` header, which a form or a script on another site cannot send without this
 server agreeing (it never does), so a web page elsewhere cannot act in the sandbox.
 """
 
@@ -22,8 +23,19 @@ from bot.sandbox.page import fragments, href, page_html
 log = logging.getLogger(__name__)
 
 LONG_POLL_S = 20.0
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 STATIC = {"page.js": "text/javascript", "page.css": "text/css"}
 _FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@web.middleware
+async def _local_only(request: web.Request,
+                      handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Only requests addressed to this machine by name or number: no DNS rebinding onto the page or the API."""
+    host = request.host.rsplit(":", 1)[0] if request.host.count(":") == 1 else request.host
+    if host not in LOCAL_HOSTS:
+        return web.json_response({"ok": False, "error": "the sandbox answers at 127.0.0.1 only"}, status=421)
+    return await handler(request)
 
 
 class SandboxUI:
@@ -35,6 +47,7 @@ class SandboxUI:
         self.skip = skip
 
     def routes(self, app: web.Application) -> None:
+        app.middlewares.append(_local_only)
         app.router.add_get("/", self.page)
         app.router.add_get("/ui/view", self.view)
         app.router.add_get("/files/{file_id}", self.file)

@@ -172,10 +172,12 @@ document.addEventListener("change", (event) => {
 });
 
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape") {
-    for (const question of document.querySelectorAll("[role=alertdialog]:not([hidden])")) question.hidden = true;
-    closeMenus();
-  }
+  if (event.key !== "Escape") return;
+  const questions = document.querySelectorAll("[role=alertdialog]:not([hidden])");
+  for (const question of questions) question.hidden = true;
+  closeMenus();
+  const modal = $("#modal [data-view]");
+  if (modal && !questions.length) modal.querySelector("[data-close]").click();  // Escape closes it, as in Slack
 });
 
 document.addEventListener("submit", async (event) => {
