@@ -12,6 +12,8 @@ import os
 import re
 import shutil
 import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -212,6 +214,16 @@ def test_untrusted_text_is_shown_never_run(page: Page) -> None:
     expect(said.get_by_role("img")).to_have_count(0)
     # What a person typed is escaped before it is sent, as Slack's clients do: no link is made of it.
     expect(said.get_by_role("link")).to_have_count(0)
+
+
+def test_serve_still_refuses_to_start_without_tokens_and_names_the_sandbox(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "PLAYBOOKS_DIR": str(ROOT / "playbooks"),
+           "TEMPLATES_DIR": str(ROOT / "templates")}
+    result = subprocess.run([sys.executable, "-m", "bot", "serve", "--http"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1 and "setting SLACK_BOT_TOKEN: is required but not set" in result.stderr
+    assert "run `python -m bot sandbox`" in result.stderr
 
 
 def status_of(request: urllib.request.Request) -> int:

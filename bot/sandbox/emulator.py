@@ -141,26 +141,26 @@ class Emulator(FakeSlack):
 
     async def _deliver(self, user: str, request: Callable[[AppRequests], Awaitable[Answer]]) -> Answer | None:
         """One request to the app; what went wrong is kept to show the person (None then)."""
-        self.notices.pop(user, None)
         if self.app is None:
-            self._tell(user, "The app is not connected yet; try again in a moment.")
+            self.tell(user, "The app is not connected yet; try again in a moment.")
             return None
         try:
             answer = await request(self.app)
         except TimeoutError:
-            self._tell(user, f"incident-bot did not answer within {ANSWER_WAIT_S:.0f} seconds, so Slack would show "
+            self.tell(user, f"incident-bot did not answer within {ANSWER_WAIT_S:.0f} seconds, so Slack would show "
                              "an error here. Try again.")
             return None
         except aiohttp.ClientError as e:
-            self._tell(user, f"incident-bot could not be reached ({type(e).__name__}). Is it still running?")
+            self.tell(user, f"incident-bot could not be reached ({type(e).__name__}). Is it still running?")
             return None
         if answer.status != 200:
-            self._tell(user, f"incident-bot answered HTTP {answer.status}, so Slack would show an error here.")
+            self.tell(user, f"incident-bot answered HTTP {answer.status}, so Slack would show an error here.")
             return None
         self._notify()
         return answer
 
-    def _tell(self, user: str, text: str) -> None:
+    def tell(self, user: str, text: str) -> None:
+        """What went wrong, shown to `user` on the page until they next act."""
         self.notices[user] = text
         self._notify()
 
@@ -269,7 +269,7 @@ class Emulator(FakeSlack):
             try:
                 checked = self._checked_view(answer.body.get("view"))
             except SlackError as e:
-                self._tell(user, f"Slack refused the app's new view ({e.error}).")
+                self.tell(user, f"Slack refused the app's new view ({e.error}).")
                 return
             if action == "update":
                 self._store_view(checked, view_id=view_id)

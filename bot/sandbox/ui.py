@@ -111,9 +111,11 @@ class SandboxUI:
             except ValueError:
                 return web.json_response({"ok": False, "error": "expected a JSON object"}, status=400)
             user, _ = self._where(body)
+            self.emu.notices.pop(user, None)  # what went wrong before is over
             try:
                 await action(user, body)
             except Refused as e:
+                self.emu.tell(user, str(e))
                 return web.json_response({"ok": False, "error": str(e)})
             except (KeyError, TypeError, ValueError) as e:
                 log.info("sandbox: a malformed %s request (%s)", request.path, type(e).__name__)

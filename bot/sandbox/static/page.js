@@ -15,10 +15,10 @@ async function post(path, data) {
                                         headers: {"Content-Type": "application/json", "X-Sandbox": "1"}});
     out = await response.json();
   } catch (err) {
-    out = {ok: false, error: "The sandbox did not answer; is it still running?"};
+    showNotice("The sandbox did not answer; is it still running?");
+    return {ok: false};
   }
-  if (!out.ok) showNotice(out.error || "That did not work.");
-  refresh();
+  refresh();  // brings what the server has to say about it, too
   return out;
 }
 
