@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
 from bot.playbook import load_playbooks
-from bot.sandbox.people import cast
+from bot.sandbox.people import Person, cast
 from tests.sandbox_process import ROOT, Sandbox
 
 # This closed network has nothing for a browser to fetch, and the machine may be shared and slow.
@@ -86,6 +86,12 @@ def channel(page: Page, name: str | re.Pattern[str]) -> Locator:
     return page.get_by_role("navigation", name="Channels").get_by_role("link", name=name)
 
 
+def open_channel(page: Page, link: str | re.Pattern[str], heading: str | re.Pattern[str]) -> None:
+    """Follow a channel's link and wait until the page shows it (nothing may be typed into the page left)."""
+    channel(page, link).click()
+    expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+
+
 def message(page: Page, name: str | re.Pattern[str]) -> Locator:
     return page.get_by_role("region", name="Messages").get_by_role("article", name=name)
 
@@ -94,17 +100,20 @@ def step(page: Page, text: str) -> Locator:
     return page.get_by_role("group", name=re.compile(re.escape(text)))
 
 
-def act_as(page: Page, label: str) -> None:
-    """Switch who the page acts as; it opens again, as them, on the same channel."""
-    acting = page.get_by_role("combobox", name="Acting as")
-    acting.select_option(label=label)
-    page.wait_for_load_state()
-    expect(acting.get_by_role("option", name=label, selected=True)).to_have_count(1)
+def act_as(page: Page, person: Person) -> None:
+    """Switch who the page acts as; it opens again, as them, on the same channel (and only once it has may
+    anything be clicked: a click on the page being left would be the previous person's)."""
+    label = f"{person.real_name} ({person.role or 'responder'})"
+    page.get_by_role("combobox", name="Acting as").select_option(label=label)
+    page.wait_for_url(re.compile(rf"[?&]user={person.id}(&|$)"))
+    expect(page.get_by_role("combobox", name="Acting as").get_by_role("option", name=label, selected=True)
+           ).to_have_count(1)
 
 
 def declare(page: Page, title: str) -> None:
-    """`/incident perf` in #incidents, the modal filled in (after an error the bot shows beside the field)."""
-    channel(page, re.compile(r"^#incidents")).click()
+    """`/incident perf` in #incidents (where the page opens), the modal filled in (after an error the bot shows
+    beside the field)."""
+    expect(page.get_by_role("heading", name="#incidents", level=1)).to_be_visible()
     send(page, f"/incident perf {title}")
     modal = page.get_by_role("dialog", name="Declare incident")
     expect(modal.get_by_role("textbox", name="Title")).to_have_value(title)
@@ -124,8 +133,8 @@ def test_help_is_only_visible_to_whoever_asked(page: Page) -> None:
     send(page, "/incident help")
     helped = message(page, re.compile(r"^Declare an incident with one of these playbooks"))
     expect(helped).to_contain_text("Only visible to you")
-    expect(helped.get_by_role("code").filter(has_text="/incident perf [title]")).to_be_visible()
-    act_as(page, f"{JORDAN.real_name} (responder)")
+    expect(helped).to_contain_text("/incident perf [title] · Performance degradation (P2)")
+    act_as(page, JORDAN)
     expect(message(page, re.compile(r"^Declare an incident"))).to_have_count(0)
 
 
@@ -133,8 +142,7 @@ def test_an_incident_walked_through_from_declare_to_rca(page: Page) -> None:
     title = "Checkout p99 above 2s"
     declare(page, title)
     expect(message(page, re.compile(rf"^INC-\d+ {title}"))).to_contain_text("declared by")
-    channel(page, re.compile(r"^#inc-\d+-perf-checkout-p99-above-2s")).click()
-    expect(page.get_by_role("heading", name=re.compile(r"^#inc-"))).to_be_visible()
+    open_channel(page, re.compile(r"^#inc-\d+-perf-checkout-p99-above-2s"), re.compile(r"^#inc-\d+-perf-checkout"))
     card = message(page, re.compile(rf"^INC-\d+ \[P2\] {title}"))
     expect(card).to_contain_text("📌 Pinned")
     expect(card).to_contain_text(f"@{ALEX.real_name}")  # the commander, by name
@@ -146,7 +154,7 @@ def test_an_incident_walked_through_from_declare_to_rca(page: Page) -> None:
     expect(step(page, first).get_by_role("button", name="Done")).to_be_visible()
     expect(step(page, first)).not_to_have_accessible_name(re.compile("done by"))
 
-    act_as(page, f"{JORDAN.real_name} (responder)")
+    act_as(page, JORDAN)
     step(page, second).get_by_role("button", name="Done").click()
     expect(step(page, second)).to_have_accessible_name(re.compile(f"done by @{JORDAN.real_name}"))
 
@@ -182,11 +190,12 @@ def test_an_incident_walked_through_from_declare_to_rca(page: Page) -> None:
         echo.scroll_into_view_if_needed()
         page.screenshot(path=os.environ["SANDBOX_SCREENSHOT"])
     incident_url = page.url
-    channel(page, re.compile(r"^#status 1 unread$")).click()
+    open_channel(page, re.compile(r"^#status 1 unread$"), "#status")
     expect(message(page, re.compile(r"^\[PERFORMANCE\] checkout-api"))).to_contain_text(
         "We expect normal performance within 30 minutes")
     expect(channel(page, re.compile(r"^#status$"))).to_be_visible()  # read now
     page.goto(incident_url)
+    expect(page.get_by_role("heading", name=re.compile(r"^#inc-\d+-perf-checkout"), level=1)).to_be_visible()
 
     send(page, "/incident resolve")
     resolving = page.get_by_role("dialog", name="Resolve incident")
@@ -205,7 +214,7 @@ def test_an_incident_walked_through_from_declare_to_rca(page: Page) -> None:
 
 
 def test_untrusted_text_is_shown_never_run(page: Page) -> None:
-    channel(page, re.compile(r"^#general")).click()
+    open_channel(page, re.compile(r"^#general"), "#general")
     typed = "<img src=x onerror=alert(1)> *bold* & <https://example.com/run|a link> <javascript:alert(2)|js>"
     send(page, typed)
     said = message(page, re.compile(r"^<img src=x onerror=alert\(1\)>"))
