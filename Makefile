@@ -12,8 +12,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Without a Slack bot token (in the environment or .env) there is nothing to connect to: the sandbox instead.
 run: $(STAMP)
-	$(BIN)/python -m bot serve $(if $(HTTP),--http)
+	@if [ -n "$$SLACK_BOT_TOKEN" ] || grep -Eqs '^[[:space:]]*SLACK_BOT_TOKEN=[^[:space:]]' .env; then \
+		$(BIN)/python -m bot serve $(if $(HTTP),--http); \
+	else \
+		echo "SLACK_BOT_TOKEN is not set: starting the sandbox (see README, Try it without Slack)"; \
+		$(BIN)/python -m bot sandbox; \
+	fi
 
 run-http: $(STAMP)
 	$(BIN)/python -m bot serve --http

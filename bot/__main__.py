@@ -1,4 +1,5 @@
-"""Command line: `python -m bot serve [--http] [--port N]` and `python -m bot check`."""
+"""Command line: `python -m bot serve [--http] [--port N]`, `python -m bot check` and
+`python -m bot sandbox [--port N]`."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import handlers, logs
-from bot.app import SCHEDULER, create_app, create_web_app
+from bot import logs
+from bot.app import create_app, create_web_app, shut_down
 from bot.check import Checked, load_checked, run_check
 from bot.deps import Deps
 from bot.embedded_redis import EmbeddedRedis
@@ -28,7 +29,7 @@ log = logging.getLogger("bot")
 # Slack's answers to a token that will never work: stop at start-up instead of failing every request.
 BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
                        "not_allowed_token_type"})
-HTTP_PORT, SOCKET_MODE_PORT = 3000, 8080
+HTTP_PORT, SOCKET_MODE_PORT, SANDBOX_PORT = 3000, 8080, 8000
 GC_YOUNG_THRESHOLD = 20_000  # Python's default is 700
 # ROSTER is one of them: it may hold PagerDuty routing keys.
 SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "STATUSPAGE_API_KEY",
@@ -43,7 +44,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=None,
                        help=f"HTTP port (default: $PORT, else {HTTP_PORT}; {SOCKET_MODE_PORT} in Socket Mode)")
     sub.add_parser("check", help="validate settings, playbooks and templates; needs no Slack tokens")
+    sandbox = sub.add_parser("sandbox", help="try the bot in a local Slack workspace in the browser; no Slack needed")
+    sandbox.add_argument("--port", type=int, default=None,
+                         help=f"the page's port (default: $PORT, else {SANDBOX_PORT})")
     return parser
+
+
+def _port(given: int | None, default: int) -> int:
+    """--port, else PORT, else `default`."""
+    if given is not None:
+        return given
+    value = os.environ.get("PORT", "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise ConfigError(f"setting PORT: expected a port number such as {default}")
+    return int(value)
 
 
 async def _check_redis(store: Store) -> None:
@@ -117,18 +133,9 @@ async def _serve(settings: Settings, checked: Checked, http: bool, port: int) ->
         else:
             log.info("alerts are off: ALERT_WEBHOOK_TOKEN is not set, so /alerts/alertmanager answers 404")
         await stop.wait()
-        scheduler = runner.app[SCHEDULER]
-        if scheduler is not None:
-            scheduler.pause()  # nothing new is claimed while requests in flight finish
-        log.info("stopping: no new requests; finishing those in flight (up to %ss)", settings.shutdown_timeout)
         if socket_mode is not None:
             await socket_mode.close_async()  # type: ignore[no-untyped-call]
-        for site in list(runner.sites):
-            await site.stop()
-        left = await handlers.drain(settings.shutdown_timeout)
-        if left:
-            log.warning("%d request(s) still running after %ss were cut off", left, settings.shutdown_timeout)
-        await runner.cleanup()  # the scheduler hands back what it could not finish; Redis is closed
+        await shut_down(runner, settings.shutdown_timeout)
     finally:
         if embedded:
             embedded.stop()
@@ -146,11 +153,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check":
             print(run_check(settings))
             return 0
+        if args.command == "sandbox":
+            from bot.sandbox.run import run_sandbox
+
+            asyncio.run(run_sandbox(settings, load_checked(settings), _port(args.port, SANDBOX_PORT)))
+            return 0
         settings.require_slack(socket_mode=not args.http)
         # Fail before connecting anywhere if a playbook or template is broken; serve what was checked.
         checked = load_checked(settings)
-        default_port = HTTP_PORT if args.http else SOCKET_MODE_PORT
-        port = args.port or int(os.environ.get("PORT", str(default_port)))
+        port = _port(args.port, HTTP_PORT if args.http else SOCKET_MODE_PORT)
         asyncio.run(_serve(settings, checked, args.http, port))
         return 0
     except ConfigError as e:

@@ -16,7 +16,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot import alerts, metrics, pagerduty
+from bot import alerts, handlers, metrics, pagerduty
 from bot.deps import Deps
 from bot.errors import IncidentGone, StorageUnavailable
 from bot.handlers import checklist, commands, declare, resolve, status, timeline
@@ -207,6 +207,21 @@ def service_app(deps: Deps) -> web.Application:
         token = deps.settings.alert_webhook_token.get_secret_value().encode()
         web_app.router.add_post(ALERTS_PATH, _alert_webhook(deps, token))
     return web_app
+
+
+async def shut_down(runner: web.AppRunner, timeout: float) -> None:  # noqa: ASYNC109 - a grace period, not a deadline
+    """Stop serving: claim nothing more, take no new request, give those in flight up to `timeout` s, then
+    close (the scheduler hands back what it could not finish; Redis is closed)."""
+    scheduler = runner.app[SCHEDULER]
+    if scheduler is not None:
+        scheduler.pause()
+    log.info("stopping: no new requests; finishing those in flight (up to %ss)", timeout)
+    for site in list(runner.sites):
+        await site.stop()
+    left = await handlers.drain(timeout)
+    if left:
+        log.warning("%d request(s) still running after %ss were cut off", left, timeout)
+    await runner.cleanup()
 
 
 def lifecycle(deps: Deps, bolt: AsyncApp, run_scheduler: bool):  # type: ignore[no-untyped-def]

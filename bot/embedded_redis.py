@@ -60,6 +60,9 @@ class EmbeddedRedis:
              str(self.state_dir.resolve()), "--appendonly", "yes", "--appendfsync", "always",
              "--save", "", "--protected-mode", "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # Out of the terminal's process group: Ctrl-C reaches the bot, which stops Redis last, after the
+            # requests in flight have finished with it.
+            start_new_session=True,
         )
         for _ in range(100):
             try:

@@ -39,6 +39,13 @@ def channel(channel_id: str) -> str:
     return f"{PREFIX}channel:{channel_id}"
 
 
+def clock_offset() -> str:
+    """String: milliseconds the sandbox moved the clock ahead ("Skip ahead 15 minutes"), added to Redis TIME by
+    every script (`now_ms` in lua/_common.lua) and by the sandbox's Python clock. Only the sandbox, on its own
+    embedded Redis, ever writes it: a deployment never has it. Forever (as long as the sandbox's Redis)."""
+    return f"{PREFIX}clock-offset"
+
+
 def ready_probe() -> str:
     """String: written by /readyz to prove the server takes writes. Expires after 10 s."""
     return f"{PREFIX}ready-probe"

@@ -21,7 +21,9 @@ _COMMON = "_common"
 
 def _source(name: str) -> str:
     lua = resources.files("bot") / "lua"
-    return (lua / f"{_COMMON}.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+    # The one key _common.lua reads without KEYS (now_ms's clock offset), named here as keys.py builds it.
+    clock = f"local CLOCK_OFFSET = {json.dumps(keys.clock_offset())}\n"
+    return clock + (lua / f"{_COMMON}.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
 
 
 def _event_args(event: Event) -> list[str]:

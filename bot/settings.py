@@ -123,8 +123,10 @@ class Settings(BaseSettings):
             missing.append("SLACK_APP_TOKEN")
         if missing:
             hint = " (or run `serve --http`)" if missing == ["SLACK_APP_TOKEN"] else ""
+            try_it = "; to try the bot without Slack, run `python -m bot sandbox`" \
+                if "SLACK_BOT_TOKEN" in missing else ""
             raise ConfigError("; ".join(f"setting {name}: is required but not set" for name in missing)
-                              + f"{hint}; see README, Slack app setup")
+                              + f"{hint}; see README, Slack app setup{try_it}")
 
     @property
     def statuspage_enabled(self) -> bool:

@@ -418,8 +418,22 @@ class Store(AlertStore):
             await pipe.execute()
 
     async def _now_ms(self) -> int:
-        sec, usec = await self.redis.time()
-        return int(sec) * 1000 + int(usec) // 1000
+        """Redis's clock as the scripts read it (now_ms in lua/_common.lua): TIME plus the sandbox's offset."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.get(keys.clock_offset())
+            (sec, usec), offset = await pipe.execute()
+        return int(sec) * 1000 + int(usec) // 1000 + int(offset or 0)
+
+    @_storage_errors
+    async def clock_offset(self) -> int:
+        """How far the sandbox has moved the clock ahead, ms (0 in a deployment)."""
+        return int(await self.redis.get(keys.clock_offset()) or 0)
+
+    @_storage_errors
+    async def advance_clock(self, ms: int) -> int:
+        """The sandbox's "skip ahead": every script's now_ms moves by `ms`; the new offset."""
+        return int(await self.redis.incrby(keys.clock_offset(), ms))
 
     @_storage_errors
     async def clear_posting(self, incident_id: str, part: str) -> None:

@@ -2,7 +2,8 @@
 
 `FakeSlack` (slackfake.server) serves the Web API methods of slackfake.webapi, slackfake.modals and
 slackfake.files over the state of a `Workspace` (slackfake.workspace); `validate_blocks` (slackfake.blockkit)
-checks blocks the way Slack does.
+checks blocks the way Slack does. `AppRequests` (slackfake.delivery) is Slack's other half: the signed
+requests it sends an app when a person acts (the sandbox uses it; the tests' driver builds its own).
 """
 
 from slackfake.blockkit import MESSAGE_BLOCK_LIMIT, VIEW_BLOCK_LIMIT, find_violation, validate_blocks

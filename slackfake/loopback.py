@@ -13,17 +13,23 @@ class Loopback:
 
     port: int = 0
     max_body = 64 * 1024 * 1024  # what a request may carry (file uploads to the fake Slack)
+    shutdown_timeout = 60.0  # how long `stop` lets requests in flight finish (aiohttp's default)
     _runner: web.AppRunner | None = None
 
     def routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Serve on `port` of 127.0.0.1, or on a free one; OSError when the port is taken."""
         app = web.Application(client_max_size=self.max_body)
         self.routes(app)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        try:
+            await web.TCPSite(self._runner, "127.0.0.1", port).start()
+        except OSError:
+            await self.stop()
+            raise
         self.port = self._runner.addresses[0][1]
 
     async def stop(self) -> None:

@@ -19,11 +19,16 @@ class ModalsApi(WebApi):
         super().__init__()
         self._used_triggers: set[str] = set()
         self._issued_triggers: dict[str, float] = {}
+        self._trigger_users: dict[str, str] = {}
+        self.view_users: dict[str, str] = {}  # view id -> the person it was opened for (by their trigger id)
 
-    def new_trigger_id(self) -> str:
-        """A trigger id that expires 3 s from now, like Slack's (ids made up by tests never expire by time)."""
+    def new_trigger_id(self, user: str = "") -> str:
+        """A trigger id that expires 3 s from now, like Slack's (ids made up by tests never expire by time).
+        With `user`, a view opened with it is theirs (`view_users`)."""
         trig = f"trig-{uuid.uuid4().hex}"
         self._issued_triggers[trig] = time.monotonic()
+        if user:
+            self._trigger_users[trig] = user
         return trig
 
     def _use_trigger(self, trigger: Any) -> None:
@@ -59,8 +64,13 @@ class ModalsApi(WebApi):
         return {"view": copy.deepcopy(stored)}
 
     def api_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
-        self._use_trigger(args.get("trigger_id"))
-        return self._store_view(self._checked_view(args.get("view")))
+        trigger = args.get("trigger_id")
+        self._use_trigger(trigger)
+        opened = self._store_view(self._checked_view(args.get("view")))
+        user = self._trigger_users.pop(str(trigger), "")
+        if user:
+            self.view_users[opened["view"]["id"]] = user
+        return opened
 
     def api_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
         vid, external = args.get("view_id"), args.get("external_id")

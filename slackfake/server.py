@@ -26,6 +26,7 @@ from slackfake.files import FilesApi
 from slackfake.loopback import Loopback
 from slackfake.modals import ModalsApi
 from slackfake.webapi import SlackError, truthy
+from slackfake.workspace import Message
 
 RESPONSE_URL_USES = 5  # Slack allows a response_url to be used 5 times
 # Form fields that slack-sdk sends JSON-encoded.
@@ -125,6 +126,7 @@ class FakeSlack(Loopback, ModalsApi, FilesApi):
         self._faults: dict[str, deque[_Fault]] = {}
         self._hooks: dict[str, deque[Callable[[Call], None]]] = {}
         self._response_targets: dict[str, tuple[str, str]] = {}
+        self._response_to: dict[str, tuple[str, str]] = {}
         self._changed = asyncio.Event()
 
     # ---- lifecycle (start, stop, `async with`: Loopback) ------------------------------------------------------
@@ -162,12 +164,27 @@ class FakeSlack(Loopback, ModalsApi, FilesApi):
         self._faults.setdefault(method, deque()).extend(
             _Fault("ratelimit", "ratelimited", retry_after) for _ in range(times))
 
-    def response_url(self, key: str = "", *, message: tuple[str, str] | None = None) -> str:
-        """A response_url like Slack's. With `message=(channel, ts)`, replace_original/delete_original act on it."""
+    def response_url(self, key: str = "", *, message: tuple[str, str] | None = None,
+                     to: tuple[str, str] | None = None) -> str:
+        """A response_url like Slack's. With `message=(channel, ts)`, replace_original/delete_original act on it.
+        With `to=(channel, user)`, other replies are shown there (`reply`): to the user, or in the channel."""
         key = key or uuid.uuid4().hex
         if message is not None:
             self._response_targets[key] = message
+        if to is not None:
+            self._response_to[key] = to
         return f"{self.root}/response/{key}"
+
+    def reply(self, to: tuple[str, str], body: dict[str, Any]) -> None:
+        """A reply to a person's request (a response_url post, a slash command's HTTP answer): only they see
+        it unless `response_type` is in_channel."""
+        channel, user = to
+        text, blocks = str(body.get("text") or ""), list(body.get("blocks") or [])
+        if body.get("response_type") == "in_channel" and channel in self.channels:
+            self.channels[channel].messages.append(Message(self._next_ts(), channel, text, blocks))
+        else:
+            self.post_ephemeral(channel, user, text, blocks)
+        self._notify()
 
     # ---- what the app did --------------------------------------------------------------------------------------
 
@@ -284,9 +301,11 @@ class FakeSlack(Loopback, ModalsApi, FilesApi):
                 return self._refuse_response(ResponseCall(key, body, now, 400, found[0], found[1]))
         if not body.get("text") and not blocks and not body.get("delete_original"):
             return self._refuse_response(ResponseCall(key, body, now, 400, "no_text"))
-        target = self._response_targets.get(key)
+        target, to = self._response_targets.get(key), self._response_to.get(key)
         if target is not None:
             self._apply_response_to_message(target, body)
+        if to is not None and not truthy(body.get("delete_original")) and not truthy(body.get("replace_original")):
+            self.reply(to, body)
         self.response_urls.append(ResponseCall(key, body, now, 200))
         self.response_posts.append((key, body))
         self._notify()

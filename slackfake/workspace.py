@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,7 @@ class Message:
     versions: list[dict[str, Any]] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
     attachments: list[dict[str, Any]] = field(default_factory=list)
+    visible_to: str = ""  # an ephemeral message: the one user who sees it
 
     def __post_init__(self) -> None:
         if not self.versions:
@@ -102,11 +103,15 @@ class Workspace:
     """The state: #general, the bot user and the seed users to begin with."""
 
     def __init__(self) -> None:
+        # What message timestamps are taken from (seconds); the sandbox moves it with the bot's clock.
+        self.clock: Callable[[], float] = time.time
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.usergroups: dict[str, list[str]] = {}  # usergroup id -> member user ids
         self.views: dict[str, dict[str, Any]] = {}  # view id -> current view as Slack returns it
         self.files: dict[str, dict[str, Any]] = {}  # file id -> record incl. "content" bytes once uploaded
+        # Messages only one person sees (replies to a person's request): in no channel's history.
+        self.ephemerals: list[Message] = []
         self._ids = itertools.count(1)
         self._last_ts_micros = 0
         self.users[BOT_USER] = user_record(BOT_USER, BOT_NAME, is_bot=True)
@@ -137,6 +142,13 @@ class Workspace:
         self.channels[channel].messages.append(message)
         return message
 
+    def post_ephemeral(self, channel: str, user: str, text: str, blocks: list[dict[str, Any]] | None = None) -> Message:
+        """A message from the bot that only `user` sees, in `channel`, until they reload (as in Slack)."""
+        message = Message(ts=self._next_ts(), channel=channel, text=text, blocks=list(blocks or []),
+                          visible_to=user)
+        self.ephemerals.append(message)
+        return message
+
     def channel_by_name(self, name: str) -> Channel | None:
         name = name.removeprefix("#")
         return next((c for c in self.channels.values() if c.name == name and not c.is_im), None)
@@ -162,6 +174,6 @@ class Workspace:
 
     def _next_ts(self) -> str:
         # Like Slack: the posting time in microseconds, unique and increasing within the fake.
-        micros = max(int(time.time() * 1_000_000), self._last_ts_micros + 1)
+        micros = max(int(self.clock() * 1_000_000), self._last_ts_micros + 1)
         self._last_ts_micros = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import uuid
@@ -12,12 +10,13 @@ from urllib.parse import urlencode
 
 import aiohttp
 
+from slackfake.delivery import signature
+
 SIGNING_SECRET = "test-signing-secret"
 
 
 def sign(body: str, timestamp: int, secret: str = SIGNING_SECRET) -> str:
-    base = f"v0:{timestamp}:{body}".encode()
-    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return signature(secret, timestamp, body)
 
 
 class SlackDriver:

@@ -8,9 +8,13 @@ end
 local function snapshot(inc, steps)
   return {redis.call('HGETALL', inc), redis.call('HGETALL', steps)}
 end
+-- Redis TIME plus the sandbox's clock offset (CLOCK_OFFSET, keys.clock_offset, set by scripts.py), so that its
+-- "skip ahead" makes due items due here exactly as on the Python side. A deployment never writes the key:
+-- then this is one GET of a missing key. Not in KEYS, but it shares the {ib} hash slot with every key that is.
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local offset = tonumber(redis.call('GET', CLOCK_OFFSET)) or 0
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + offset
 end
 -- The incident changed: every message showing it may be stale.
 local function bump(inc)
