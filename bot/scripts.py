@@ -65,10 +65,14 @@ class Scripts:
                   keys.timeline(incident_id), keys.timeline_seen(incident_id), keys.open_by_playbook()],
             args=[incident_id, str(ttl_s), event.id, event.actor, str(event.at), event.data_json, *_pairs(fields)])
 
-    async def step(self, incident_id: str, phase: int, index: int, action: str, event: Event) -> Any:
+    async def step(self, incident_id: str, phase: int, index: int, action: str, event: Event, *, channel: str = "",
+                   playbook: str = "", part: str = "", member: str = "", token: str = "", lock_ms: int = 0) -> Any:
+        """With `channel`, a click: checked against the channel's incident, and `part`'s lock taken with `token`."""
         return await self._step(
-            keys=_timeline(incident_id),
-            args=[str(phase), str(index), action, event.actor, str(event.at), event.id, event.data_json])
+            keys=[*_timeline(incident_id), keys.channel(channel), keys.render_lock(incident_id, part),
+                  keys.rendered(incident_id), keys.dirty()],
+            args=[str(phase), str(index), action, event.actor, str(event.at), event.id, event.data_json,
+                  incident_id if channel else "", playbook, token, str(lock_ms), part, member])
 
     async def complete(self, incident_id: str, phase: int, nsteps: int, last: bool, event: Event, cause: str,
                        resolution: str, unschedule: list[str]) -> Any:

@@ -332,6 +332,21 @@ class Store(AlertStore):
         return _outcome(res, event.at)
 
     @_storage_errors
+    async def click_step(self, incident_id: str, channel: str, playbook: str, phase: int, index: int, done: bool,
+                         event: Event, part: str, member: str, token: str) -> tuple[Outcome, Drawing | None]:
+        """A Done/Undo click in `channel`, and `part` locked with `token` to draw it, in one round trip. Beside
+        step's: "not_incident" (the channel is no incident's) and "other" (another incident's, or playbook's)."""
+        res = await self.scripts.step(incident_id, phase, index, "done" if done else "undo", event, channel=channel,
+                                      playbook=playbook, part=part, member=member, token=token,
+                                      lock_ms=RENDER_LOCK_MS)
+        _check(res[0], incident_id)
+        if res[0] not in ("ok", "same"):
+            return Outcome(str(res[0])), None
+        first = bool(res[1]) and res[2] is not None
+        return (Outcome(str(res[0]), acknowledged_after_ms=event.at - int(res[2]) if first else None),
+                _drawing(res[3]))
+
+    @_storage_errors
     async def complete_phase(self, incident_id: str, phase: int, nsteps: int, event: Event, *,
                              last: bool = False, cause: str = "", resolution: str = "",
                              unschedule: list[str] | None = None) -> Incident | None:
