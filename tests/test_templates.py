@@ -263,3 +263,31 @@ async def test_rca_from_five_thousand_events(redis_url):
     # Past midnight the timeline says so: one date line per day.
     assert text.index("\n**2025-11-23**\n") < text.index("note 599\n") < text.index("\n**2025-11-24**\n")
     assert text.count("\n**2025-11-2") == 2
+
+
+async def test_rca_of_a_paged_timeline_equals_the_rca_of_the_whole_timeline(redis_url):
+    store = Store(connect(redis_url))
+    try:
+        fields = {"id": "78", "playbook": "quick", "title": "Paged", "severity": "P2", "status": "open",
+                  "phase": "0", "commander": "U_ALICE", "declared_by": "U_ALICE", "declared_at": str(DECLARED),
+                  "service": "search"}
+        await store.create_incident("78", "req-78", fields, Event("declared", "U_ALICE", DECLARED,
+                                                                  {"title": "Paged", "severity": "P2"}))
+        for n in range(1, 101):  # several events per millisecond and a day boundary, so pages split both
+            etype, data = ("step_done", {"phase": 0, "step": n % 3}) if n % 10 == 0 else ("note", {"text": f"n{n}"})
+            await store.add_event("78", Event(etype, "U_BOB", DECLARED + (n // 3) * 20 * MIN, data, id=f"p{n}"))
+        whole = await store.timeline("78", count=10_000)
+        incident = await store.get("78")
+        settings = load_settings(env_file=None, slack_bot_token="xoxb-t", slack_signing_secret="s",
+                                 templates_dir=TEMPLATES)
+        from bot.deps import Deps
+
+        deps = Deps(settings=settings, store=store, playbooks={"quick": QUICK})
+        expected = rca.render_markdown(deps, incident, whole, PEOPLE, now_ms=DECLARED)
+        for page in (1, 7, 100, 101, 1000):
+            events = [ev async for ev in store.iter_timeline("78", page=page)]
+            assert events == whole, page
+            assert rca.render_markdown(deps, incident, events, PEOPLE, now_ms=DECLARED) == expected, page
+    finally:
+        await store.close()
+    assert len(whole) == 101 and expected.count("\n- T+") == 101 and expected.count("\n**2025-11-2") == 2
