@@ -4,6 +4,7 @@ incident open before anything is read (Slack's trigger id lives three seconds)."
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,7 +13,9 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from bot import keys
+from bot import keys, logs
+from bot.settings import load_settings
+from bot.slack_client import make_client
 from tests.conftest import eventually
 from tests.flows import all_text, declare, phase_message
 from tests.test_tampering import replace_channel
@@ -161,3 +164,19 @@ async def test_command_modal_outside_an_incident_says_why(make_bot, driver, fake
     view = filled[-1].response["view"]
     assert "incident channel" in str(view["blocks"]) and "submit" not in view
     assert await bot.deps.store.view_binding(opened["id"]) is None
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_slack_client_logs_at_the_configured_level_only(level):
+    """slack_sdk formats each call's whole body for a debug line unless its logger has a level of its own."""
+    root = logging.getLogger()
+    touched = [root, logging.getLogger("slack_bolt"), logging.getLogger(logs.SLACK_SDK_LOGGER)]
+    saved = [(lg, lg.level) for lg in touched], root.handlers[:]
+    try:
+        logs.setup(level, "text")
+        settings = load_settings(env_file=None, slack_bot_token="xoxb-t", slack_signing_secret="s")
+        assert make_client(settings).logger.level == getattr(logging, level)
+    finally:
+        for lg, was in saved[0]:
+            lg.setLevel(was)
+        root.handlers[:] = saved[1]
