@@ -14,6 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from bot import keys, logs
+from bot.handlers import drain
 from bot.settings import load_settings
 from bot.slack_client import make_client
 from tests.conftest import eventually
@@ -180,3 +181,14 @@ def test_slack_client_logs_at_the_configured_level_only(level):
         for lg, was in saved[0]:
             lg.setLevel(was)
         root.handlers[:] = saved[1]
+
+
+async def test_modal_closed_before_it_is_filled_in_is_no_error(make_bot, driver, fake_slack):
+    bot = await make_bot(run_scheduler=False)
+    inc = await declare(driver, bot, fake_slack, "quick Closed quickly")
+    fake_slack.fail("views.update", "not_found")  # what Slack answers once the person has closed the view
+    _, _, key = await driver.command("resolve", channel=inc.channel, url=bot.url)
+    await fake_slack.wait_for("views.update", where=lambda c: c.error == "not_found")
+    assert await drain(10) == 0  # the listener has finished: anything it had to say was said
+    assert not [b for k, b in fake_slack.response_posts if k == key]
+    assert (await bot.deps.store.get(inc.incident_id)).is_open

@@ -88,7 +88,12 @@ async def open_first(deps: Deps, client: AsyncWebClient, body: dict[str, Any], t
         except SlackApiError:
             raise e from None
         return
-    await client.views_update(view_id=view_id, hash=view_hash, view=view)
+    try:
+        await client.views_update(view_id=view_id, hash=view_hash, view=view)
+    except SlackApiError as e:
+        if e.response.get("error") != "not_found":
+            raise
+        log.info("modal %s was closed before it was filled in", view_id)  # nothing to tell anyone
 
 
 def form_value(view: dict[str, Any], block: str) -> str:
