@@ -192,3 +192,19 @@ async def test_modal_closed_before_it_is_filled_in_is_no_error(make_bot, driver,
     assert await drain(10) == 0  # the listener has finished: anything it had to say was said
     assert not [b for k, b in fake_slack.response_posts if k == key]
     assert (await bot.deps.store.get(inc.incident_id)).is_open
+
+
+async def test_declare_modal_opens_before_redis_is_read(make_bot, driver, fake_slack, redis_url):
+    bot = await make_bot(run_scheduler=False)
+    gate = fake_slack.hold("views.open")
+    try:
+        async with monitored(redis_url) as watch:
+            await driver.command("quick Checkout is slow", url=bot.url)
+            opening = (await eventually(lambda: fake_slack.calls_to("views.open")))[-1]
+            assert await watch.seen() == []
+    finally:
+        gate.set()
+    view = (await fake_slack.wait_for("views.open"))[-1].response["view"]
+    assert opening.args["view"]["callback_id"] == "declare" and view["submit"]
+    # Where to answer once submitted is kept by the view's id once it is open.
+    await eventually(lambda: bot.deps.store.view_binding(view["id"]))
