@@ -77,7 +77,7 @@ async def open_first(deps: Deps, client: AsyncWebClient, body: dict[str, Any], t
     is read before), then the incident read, the view bound to it and filled in. The opened view has no
     submit button, so it can't be submitted before it is bound. What goes wrong is said in the modal."""
     opened = (await client.views_open(trigger_id=body["trigger_id"], view=modals.opening(title)))["view"]
-    view_id, view_hash = str(opened["id"]), str(opened.get("hash") or "")
+    view_id, view_hash = str(opened["id"]), opened.get("hash") or None  # the hash: no update over a newer one
     try:
         incident = await incident_here(deps, body)
         view = fill(incident)
