@@ -2,9 +2,12 @@
 
 Both servers are separate processes pinned to the same core; the load generator, the fake Slack (this
 process) and Redis share the other core, so neither server competes with the harness for CPU.
-Kinds: `/incident help` (answered in the ack), `/incident quick` (ack, then views.open), and a Done/Undo
-click on a step of a declared `perf` incident (ack, then one Lua script, chat.update, one more script).
-Clicks go round 25 incidents × their Assess steps; every click flips its step, so each is a real change.
+Kinds: `/incident help` (answered in the ack), `/incident quick` (ack, then views.open), `/incident status` in
+an incident channel (ack, views.open, then the incident read, the update rendered and views.update), and a
+Done/Undo click on a step of a declared `perf` incident (ack, then the step script, chat.update, the script
+letting go). Clicks go round 25 incidents × their Assess steps; every click flips its step, so each is a real
+change. For the modal kinds, the time from sending the command to views.open reaching Slack is measured too
+(Slack's trigger id is good for 3 s).
 """
 
 from __future__ import annotations
@@ -14,10 +17,12 @@ import json
 import os
 import re
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs
 
 from bench.common import (
     PY,
@@ -39,13 +44,17 @@ from bot.store import Store, connect
 from tests.driver import SlackDriver
 
 HELP, QUICK, CLICK = "/incident help", "/incident quick (modal)", "Done click"
-KINDS = (HELP, QUICK, CLICK)
+STATUS = "/incident status (modal)"
+KINDS = (HELP, QUICK, STATUS, CLICK)
+MODALS = (QUICK, STATUS)  # kinds that open a modal: Slack's trigger id must reach views.open within 3 s
+TRIGGER_S = 3.0
+GC_TARGET_MS = 20
 CONCURRENCY = (1, 20, 100)
 ROUNDS = 2  # bot and floor alternate, twice per kind and level; samples are pooled
 COUNTS = {1: (20, 200), 20: (100, 1000), 100: (200, 2000), 300: (300, 3000)}  # (warm-up, measured) requests
 INCIDENTS = 25
 TARGET_RATIO = 1.5
-_GC_LINE = re.compile(r"bench\.gc: gc generation (\d) took ([\d.]+) ms")
+_GC_LINE = re.compile(r"bench\.gc: gc generation (\d) took ([\d.]+) ms(?: \(([\d.]+) ms CPU[^)]*\) at ([\d.]+))?")
 
 
 class Clicks:
@@ -127,7 +136,7 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
             HELP: lambda n: [command_body(fake, "help") for _ in range(n)],
             QUICK: lambda n: [command_body(fake, "quick Checkout is slow") for _ in range(n)],
         }
-        if CLICK in kinds:
+        if CLICK in kinds or STATUS in kinds:
             # The incidents whose steps get clicked, declared through the real path one by one.
             declared = []
             for i in range(INCIDENTS):
@@ -138,10 +147,14 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
             await quiet(fake)
             steps = sum(1 for b in declared[0][1].blocks if str(b.get("block_id", "")).startswith("step:0:"))
             makers[CLICK] = Clicks(fake, declared, steps).next
+            channels = [message.channel for _, message in declared]
+            makers[STATUS] = lambda n: [command_body(fake, "status", user="U_ALICE",
+                                                     channel=channels[i % len(channels)]) for i in range(n)]
         for p in (bot, floor):  # Bolt's one-off auth.test, imports on first use: not part of any run
             await _load(p.url, 1, [], [command_body(fake, "help") for _ in range(5)], ctx.tmp, harness_cpus)
         await quiet(fake)
         results: dict[str, dict[str, Any]] = {}
+        windows: dict[str, list[tuple[float, float]]] = {}  # "kind|c" -> (start, end) of each load, epoch s
         for kind in kinds:
             for c in levels:
                 warm_n, n = COUNTS[c]
@@ -149,8 +162,11 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
                     calls_before = len(fake.calls)
                     told_before = len(fake.response_urls)
                     cpu0 = server.cpu_seconds()
-                    res = await _load(server.url, c, makers[kind](warm_n), makers[kind](n), ctx.tmp, harness_cpus)
+                    bodies = makers[kind](n)
+                    began = time.time()
+                    res = await _load(server.url, c, makers[kind](warm_n), bodies, ctx.tmp, harness_cpus)
                     await quiet(fake)
+                    windows.setdefault(f"{kind}|{c}", []).append((began, time.time()))
                     cpu = server.cpu_seconds() - cpu0
                     errors = sorted({f"{x.method}:{x.error}" for x in fake.calls[calls_before:] if not x.ok})
                     # Anything told to the person through a response_url here is an error report.
@@ -158,7 +174,13 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
                     errors += [f"{k} error replies told to the user: “{t}…”" for t, k in told.most_common(2)]
                     agg = results.setdefault(f"{kind}|{c}|{name}", {"lat": [], "wall": 0.0, "status": Counter(),
                                                                    "cpu": 0.0, "sent": 0, "errors": set(),
-                                                                   "slack": 0})
+                                                                   "slack": 0, "opened": [], "unopened": 0,
+                                                                   "filled": 0})
+                    if kind in MODALS and name == "bot":
+                        opened, unopened = trigger_ages(fake.calls[calls_before:], bodies, res["sent"])
+                        agg["opened"] += opened
+                        agg["unopened"] += unopened
+                        agg["filled"] += len([x for x in fake.calls[calls_before:] if x.method == "views.update"])
                     agg["lat"] += res["lat"]
                     agg["wall"] += res["wall"]
                     agg["status"].update(res["status"])
@@ -206,31 +228,81 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
                        f"{ms(pct(b['lat'], 50))} / {ms(p99b)} / {ms(max(b['lat']))}", note=note)
             report.add(section, f"{kind}, c={c}: p99 bot ÷ floor", f"{ratio:.2f}×",
                        f"≤ {TARGET_RATIO}×", ratio <= TARGET_RATIO and not bad)
+            if kind in MODALS:
+                ages = b["opened"]
+                never = b["unopened"]
+                report.add(section, f"{kind}, c={c}: command sent → views.open at Slack, p50 / p99 / max",
+                           f"{ms(pct(ages, 50))} / {ms(pct(ages, 99))} / {ms(max(ages, default=float('nan')))}",
+                           f"all < {TRIGGER_S:g} s (trigger id)", bool(ages) and not never and max(ages) < TRIGGER_S,
+                           note=f"{len(ages)} measured commands; never opened: {never}; "
+                                f"views.update (modal filled) {b['filled']} for {b['sent']} commands with warm-up"
+                                + ("" if kind == STATUS else " (the declare modal needs no filling in)"))
             report.raw.setdefault("ack", {})[f"{section}|{kind}|{c}"] = {
                 "bot": {"p50": pct(b["lat"], 50), "p99": p99b, "max": max(b["lat"]), "cpu_ms": cpu_b},
                 "floor": {"p50": pct(f["lat"], 50), "p99": p99f, "max": max(f["lat"]), "cpu_ms": cpu_f},
                 "ratio": ratio}
-    report.add(section, "GC pauses over 5 ms in the server (gen 2: count, p50, max)",
-               " · ".join(f"{name} {len(g2)}, {pct(g2, 50):.0f} ms, {max(g2, default=0):.0f} ms"
-                          for name, (g2, _) in pauses.items()),
-               note="over all the runs above; generation 0/1 pauses over 5 ms: "
-                    + " · ".join(f"{name} {len(g01)}" for name, (_, g01) in pauses.items())
-                    + " (a gc.callbacks hook in each server process logs them)")
+    for c in (*levels, None):
+        spans = None if c is None else [w for k, ws in windows.items() if k.endswith(f"|{c}") for w in ws]
+        longest = max((p.wall for p in pauses["bot"].of(full=True, windows=spans)), default=0.0)
+        report.add(section, f"GC pauses over 5 ms, gen 2 ({'all runs' if c is None else f'runs at c={c}'}): "
+                            "count, p50, max", " · ".join(f"{name} {gc_summary(p.of(full=True, windows=spans))}"
+                                                          for name, p in pauses.items()),
+                   f"none over {GC_TARGET_MS} ms (bot)", longest <= GC_TARGET_MS,
+                   note="generation 0/1: " + " · ".join(f"{name} {gc_summary(p.of(full=False, windows=spans))}"
+                                                       for name, p in pauses.items())
+                        + "; wall time (what requests wait) and the CPU time of the longest (less when the process "
+                          "was descheduled: the cores are shared); a gc.callbacks hook in each server logs them")
     if section == "1 ack latency":
         _findings(report, results, kinds, levels, pauses)
 
 
-def gc_pauses(log: Path) -> tuple[list[float], list[float]]:
-    """Full (generation 2) and younger garbage-collection pauses, in ms, from a server's log."""
-    full: list[float] = []
-    young: list[float] = []
-    for m in _GC_LINE.finditer(log.read_text(errors="replace")):
-        (full if m.group(1) == "2" else young).append(float(m.group(2)))
-    return full, young
+def trigger_ages(calls: list[Any], bodies: list[str], sent: list[float]) -> tuple[list[float], int]:
+    """Seconds from sending each command to its views.open reaching the fake Slack (both time.monotonic()),
+    and how many commands never got one."""
+    arrived = {str(c.args.get("trigger_id")): float(c.at) for c in calls if c.method == "views.open"}
+    ages, never = [], 0
+    for body, t in zip(bodies, sent, strict=True):
+        at = arrived.get(parse_qs(body)["trigger_id"][0])
+        if at is None:
+            never += 1
+        else:
+            ages.append(at - t)
+    return ages, never
+
+
+class Pause(NamedTuple):
+    """A garbage collection over 5 ms logged by a server: its generation, wall and CPU ms, and when (epoch s)."""
+
+    generation: int
+    wall: float
+    cpu: float
+    at: float
+
+
+class Pauses(list[Pause]):
+    def of(self, *, full: bool, windows: list[tuple[float, float]] | None = None) -> list[Pause]:
+        """Generation 2 (`full`) or younger pauses, within `windows` (epoch s) when given."""
+        return [p for p in self if (p.generation == 2) == full
+                and (windows is None or any(a <= p.at <= b for a, b in windows))]
+
+
+def gc_pauses(log: Path) -> Pauses:
+    """The garbage-collection pauses over 5 ms a server logged."""
+    return Pauses(Pause(int(m.group(1)), float(m.group(2)), float(m.group(3) or "nan"), float(m.group(4) or "nan"))
+                  for m in _GC_LINE.finditer(log.read_text(errors="replace")))
+
+
+def gc_summary(pauses: list[Pause]) -> str:
+    """count, p50 and max wall ms (and the CPU ms of the longest)."""
+    if not pauses:
+        return "0"
+    walls = [p.wall for p in pauses]
+    longest = max(pauses, key=lambda p: p.wall)
+    return f"{len(pauses)}, p50 {pct(walls, 50):.0f} ms, max {longest.wall:.0f} ms ({longest.cpu:.0f} ms CPU)"
 
 
 def _findings(report: Report, results: dict[str, dict[str, Any]], kinds: tuple[str, ...],
-              levels: tuple[int, ...], pauses: dict[str, tuple[list[float], list[float]]]) -> None:
+              levels: tuple[int, ...], pauses: dict[str, Pauses]) -> None:
     one = [r for k, r in results.items() if k.endswith("|1|floor")]
     if one:
         floor_p50 = pct([x for r in one for x in r["lat"]], 50)
@@ -239,16 +311,16 @@ def _findings(report: Report, results: dict[str, dict[str, Any]], kinds: tuple[s
             "process_before_response=False, Bolt's asyncio listener runner checks whether ack() was called every "
             "10 ms (`await asyncio.sleep(0.01)` in slack_bolt/listener/asyncio_runner.py), so no Bolt app answers "
             "in less; the bot matches the floor at concurrency 1.")
-    (bot_full, _), (floor_full, _) = pauses["bot"], pauses["floor"]
+    bot_full = [p.wall for p in pauses["bot"].of(full=True)]
+    floor_full = [p.wall for p in pauses["floor"].of(full=True)]
     if bot_full and max(bot_full) > 20:
         report.notes.append(
             f"Ack tail: the bot's full (generation 2) garbage collections took a median {pct(bot_full, 50):.0f} ms "
             f"and up to {max(bot_full):.0f} ms ({len(bot_full)} of them over 5 ms in this section; the floor: "
             f"{len(floor_full)}, up to {max(floor_full, default=0):.0f} ms). Each one stops every request in "
             "flight, which is what lifts the p99 even of `/incident help`, which does nothing after ack(). The "
-            "bot's heap is larger (its own modules, pydantic models, playbooks, templates) and every Slack call "
-            "allocates a new aiohttp session. `gc.freeze()` once the app is built (bench.variant gcfreeze) "
-            "takes the start-up heap out of these passes.")
+            "bot freezes its start-up heap (gc.freeze()) and sets its collection thresholds in bot/__main__.py "
+            "(GC_THRESHOLDS); `python -m bench.variant gcthresholds …` with BENCH_GC_THRESHOLDS tries others.")
     misses = [(k, c) for k in kinds for c in levels
               if pct(results[f"{k}|{c}|bot"]["lat"], 99) > TARGET_RATIO * pct(results[f"{k}|{c}|floor"]["lat"], 99)]
     if not misses:
@@ -270,9 +342,5 @@ def _findings(report: Report, results: dict[str, dict[str, Any]], kinds: tuple[s
         f"{k} at c={c}: {c} × {r['cpu'] * 1000 / r['sent']:.2f} ms ≈ {c * r['cpu'] / r['sent'] * 1000:.0f} ms; "
         f"measured p50 {pct(r['lat'], 50) * 1000:.0f} ms). CPU per request at c≥20 (server process, psutil): "
         f"{costs}. Holding p99 within {TARGET_RATIO}× the floor under such saturation would need everything the "
-        "bot does after ack() to cost about half the floor's whole request. Where the bot's extra time goes "
-        "(`python -m bench.profile quick` / `click`, cProfile): slack_sdk's AsyncWebClient is given no aiohttp "
-        "session, so every Web API call builds a ClientSession and opens a new TCP connection (and, against "
-        "slack.com, a TLS handshake); redis-py parses every reply in pure Python (hiredis is not installed); "
-        "Bolt's urllib parse of the URL-encoded click payload (which carries the whole message) costs the floor "
-        "as much as the bot. `python -m bench.whatif ack` re-runs these loads with proposed changes patched in.")
+        "bot does after ack() to cost about half the floor's whole request. Where the bot's extra time goes: "
+        "`python -m bench.profile quick|status|click` (cProfile of the bot under the same load).")

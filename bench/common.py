@@ -314,7 +314,16 @@ def conditions(redis_info: dict[str, Any], redis_config: dict[str, str]) -> dict
         "redis-py / aiohttp / pydantic": f"{_version('redis')} / {_version('aiohttp')} / {_version('pydantic')}",
         "hiredis": "installed" if _hiredis() else "not installed (redis-py parses replies in Python)",
         "bot/ sources": source_digest(),
+        "load average at start (1 / 5 / 15 min)": load_average(),
     }
+
+
+def load_average() -> str:
+    """Other work on the machine while it was measured (the cores may be shared)."""
+    try:
+        return " / ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
 
 
 def _hiredis() -> bool:

@@ -3,7 +3,8 @@
 `python -m bench.load SPEC OUT`: SPEC is JSON {url, secret, concurrency, warmup: [bodies], bodies: [bodies]};
 every body is a form-encoded Slack request, signed just before it is sent. `concurrency` workers each
 send one request at a time over a shared keep-alive connection pool. OUT gets JSON {lat: [seconds],
-status: {code: n}, wall: seconds} for the measured bodies (the warm-up ones are sent first, same way).
+sent: [time.monotonic() when each was sent], status: {code: n}, wall: seconds} for the measured bodies (the
+warm-up ones are sent first, same way).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from tests.driver import sign
 
 
 async def _send_all(session: aiohttp.ClientSession, url: str, secret: str, bodies: list[str],
-                    concurrency: int) -> tuple[list[float], Counter[int], float]:
+                    concurrency: int) -> tuple[list[float], list[float], Counter[int], float]:
     lat: list[float] = [0.0] * len(bodies)
+    sent: list[float] = [0.0] * len(bodies)  # time.monotonic(): one clock for every process on the host
     status: Counter[int] = Counter()
     todo = iter(enumerate(bodies))
 
@@ -33,6 +35,7 @@ async def _send_all(session: aiohttp.ClientSession, url: str, secret: str, bodie
             headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(ts),
                        "X-Slack-Signature": sign(body, ts, secret)}
             data = body.encode()
+            sent[i] = time.monotonic()
             t0 = time.perf_counter()
             async with session.post(url, data=data, headers=headers) as resp:
                 await resp.read()
@@ -42,7 +45,7 @@ async def _send_all(session: aiohttp.ClientSession, url: str, secret: str, bodie
 
     t0 = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(max(1, min(concurrency, len(bodies))))))
-    return lat, status, time.perf_counter() - t0
+    return lat, sent, status, time.perf_counter() - t0
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
@@ -51,8 +54,8 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     async with aiohttp.ClientSession(connector=connector) as session:
         if spec.get("warmup"):
             await _send_all(session, url, spec["secret"], spec["warmup"], spec["concurrency"])
-        lat, status, wall = await _send_all(session, url, spec["secret"], spec["bodies"], spec["concurrency"])
-    return {"lat": lat, "status": {str(k): v for k, v in status.items()}, "wall": wall}
+        lat, sent, status, wall = await _send_all(session, url, spec["secret"], spec["bodies"], spec["concurrency"])
+    return {"lat": lat, "sent": sent, "status": {str(k): v for k, v in status.items()}, "wall": wall}
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """`python -m bench.profile KIND [N] [C]`: where the bot's CPU goes under one kind of load (cProfile).
 
-KIND: help | quick | click | escalation. Starts Redis, the fake Slack and one bot process under
+KIND: help | quick | status | click | escalation. Starts Redis, the fake Slack and one bot process under
 cProfile (`python -m cProfile -o … -m bot serve --http`), sends N requests at concurrency C as the ack
 benchmark does (or, for escalation, lets 3,000 pings fall due over 10 s), stops the bot with SIGINT
 so the profile is written, and prints the top functions by own and cumulative time.
@@ -43,14 +43,16 @@ async def profile(kind: str, n: int, c: int) -> str:
             await escalation.load_incidents(store, fake, 3000, window_s=10.0, lead_s=2.0)
             await asyncio.sleep(14)
         else:
-            if kind == "click":
+            if kind in ("click", "status"):
                 declared = []
                 for i in range(ack.INCIDENTS):
                     d = await declare(driver, bot.url, fake, "perf", f"Profile {i}")
                     incident_id = await store.incident_for_channel(d.channel)
                     declared.append((incident_id, d.message))
                 steps = sum(1 for b in declared[0][1].blocks if str(b.get("block_id", "")).startswith("step:0:"))
-                bodies = ack.Clicks(fake, declared, steps).next(n)
+                bodies = ack.Clicks(fake, declared, steps).next(n) if kind == "click" else [
+                    command_body(fake, "status", user="U_ALICE", channel=declared[i % len(declared)][1].channel)
+                    for i in range(n)]
             else:
                 text = "help" if kind == "help" else "quick Checkout is slow"
                 bodies = [command_body(fake, text) for _ in range(n)]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from bench.common import ROOT, Ctx, Report, bench_playbooks, conditions
+from bench.common import ROOT, Ctx, Report, bench_playbooks, conditions, load_average
 from tests.redis_server import RedisServer
 
 SECTIONS = ("ack", "declare", "clicks", "escalation", "footprint")
@@ -87,6 +87,7 @@ async def main_async(sections: list[str]) -> int:
         await client.aclose()
         server.stop()
     took = time.monotonic() - started
+    conds["load average at end (1 / 5 / 15 min)"] = load_average()
     print()
     print("Conditions: " + "; ".join(f"{k}: {v}" for k, v in conds.items()))
     print()

@@ -13,10 +13,12 @@
   it a command fails, and the bot tells the person "Redis unreachable").
 - defer: after a listener acks, the rest of its work waits its turn behind at most 8 others (a semaphore),
   so a burst of requests is acked first and worked off after; total work is the same.
-- gclog: (diagnostic, no speed change) log every garbage collection that takes over 5 ms.
+- gclog: (diagnostic, no speed change) log every garbage collection that takes over 5 ms (wall and CPU time).
 - why: (diagnostic, no speed change) log the underlying cause of every error the bot reports to a person.
 - gcfreeze: gc.freeze() once the app is built, so the start-up heap (modules, pydantic and Bolt
-  internals, playbooks) is left out of every later full garbage collection.
+  internals, playbooks) is left out of every later full garbage collection (the bot now does this itself).
+- gcthresholds: the collector thresholds set after start-up are BENCH_GC_THRESHOLDS (e.g. "700,10,10")
+  instead of bot/__main__.py's GC_THRESHOLDS.
 
 Used by `python -m bench.whatif` to show how much each proposal moves the figures that miss.
 """
@@ -87,6 +89,15 @@ def patch_gcfreeze() -> None:
         return web_app
 
     entry.create_web_app = create_web_app  # type: ignore[assignment]
+
+
+def patch_gcthresholds() -> None:
+    """The thresholds bot/__main__.py sets after start-up, from BENCH_GC_THRESHOLDS ("700,10,10")."""
+    import os
+
+    import bot.__main__ as entry
+
+    entry.GC_THRESHOLDS = tuple(int(x) for x in os.environ["BENCH_GC_THRESHOLDS"].split(","))  # type: ignore[assignment]
 
 
 def patch_pool() -> None:
@@ -172,19 +183,22 @@ def patch_gclog() -> None:
 
     def callback(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
-            started["t"] = time.perf_counter()
+            started["t"], started["cpu"] = time.perf_counter(), time.thread_time()
         elif "t" in started:
             took = time.perf_counter() - started.pop("t")
+            cpu = time.thread_time() - started.pop("cpu")
             if took > 0.005:
-                log.warning("gc generation %s took %.1f ms (%s collected)", info.get("generation"), took * 1000,
-                            info.get("collected"))
+                # Wall time is what requests wait; CPU time leaves out the process being descheduled (shared cores).
+                log.warning("gc generation %s took %.1f ms (%.1f ms CPU; %s collected) at %.3f", info.get("generation"),
+                            took * 1000, cpu * 1000, info.get("collected"), time.time())
 
     gc.callbacks.append(callback)
 
 
 def main() -> int:
     changes = set(sys.argv[1].split(",")) - {""}
-    unknown = changes - {"session", "drain", "gcfreeze", "hiredis", "pool", "why", "defer", "gclog", "none"}
+    unknown = changes - {"session", "drain", "gcfreeze", "gcthresholds", "hiredis", "pool", "why", "defer", "gclog",
+                         "none"}
     if unknown:
         print(f"unknown change(s): {unknown}", file=sys.stderr)
         return 2
@@ -207,6 +221,8 @@ def main() -> int:
         patch_why()
     if "gcfreeze" in changes:
         patch_gcfreeze()
+    if "gcthresholds" in changes:
+        patch_gcthresholds()
     if "drain" in changes:
         patch_drain()
     from bot.__main__ import main as bot_main

@@ -15,6 +15,8 @@ _playbook: ContextVar[str] = ContextVar("playbook", default="")
 _user: ContextVar[str] = ContextVar("user", default="")
 
 # Slack tokens (bot, user, app-level, config) and anything that looks like a bearer credential.
+# The logger of slack_sdk's Web API client (AsyncWebClient's default).
+SLACK_SDK_LOGGER = "slack_sdk.web.async_base_client"
 _SECRET = re.compile(r"\b(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+|Bearer\s+\S+|OAuth\s+\S+)")
 # Secrets with no shape of their own (PagerDuty routing keys, webhook and signing secrets), by value.
 _hidden: set[str] = set()
@@ -76,3 +78,6 @@ def setup(level: str, fmt: str, secrets: list[str] | None = None) -> None:
     root.setLevel(level.upper())
     # Bolt logs the body of every request that fails signature checks; nobody authenticated sent it.
     logging.getLogger("slack_bolt").setLevel(max(logging.WARNING, root.level))
+    # slack_sdk tests its logger's own level (unset: 0), not the effective one, before formatting each request's
+    # and answer's whole body for a debug line: without a level of its own that is done, and dropped, every call.
+    logging.getLogger(SLACK_SDK_LOGGER).setLevel(root.level)

@@ -13,6 +13,8 @@ from bot.kit import Block, chunks, markdown_to_mrkdwn, section, text_obj
 from bot.mrkdwn import escape
 from bot.playbook import SEVERITIES, Phase, Playbook
 
+RESOLVE_TITLE, STATUS_TITLE = "Resolve incident", "Status update"
+
 
 def step_details_modal(book: Playbook, phase_index: int, step_index: int) -> dict[str, Any]:
     phase: Phase = book.phases[phase_index]
@@ -79,7 +81,7 @@ def _private_box(checked: bool) -> Block:
 
 
 def resolve_modal(incident: Incident, meta: IncidentMeta) -> dict[str, Any]:
-    return form(Callback.RESOLVE, "Resolve incident", "Resolve", meta, [
+    return form(Callback.RESOLVE, RESOLVE_TITLE, "Resolve", meta, [
         section(f"Resolving *{incident.name}* · {escape(incident.title)}. Steps still open in the "
                  "current phase are recorded as skipped."),
         field("cause", "Cause", multiline=True, max_length=forms.CAUSE_MAX,
@@ -93,7 +95,7 @@ def status_modal(incident: Incident, kind: str, proposed: str, meta: StatusMeta,
                  status_channel: str | None) -> dict[str, Any]:
     where = f"*{escape(status_channel)}* and this channel" if status_channel else \
         "this channel (STATUS_CHANNEL is not set)"
-    return form(Callback.STATUS, "Status update", "Post update", meta, [
+    return form(Callback.STATUS, STATUS_TITLE, "Post update", meta, [
         section(f"The *{kind}* update for *{incident.name}* · {escape(incident.title)}, to {where}."),
         field("eta", "ETA for normal performance", optional=True, max_length=forms.ETA_MAX,
                placeholder="e.g. 30 minutes, 14:00 UTC"),
@@ -102,3 +104,14 @@ def status_modal(incident: Incident, kind: str, proposed: str, meta: StatusMeta,
                     "Edited, it is posted exactly as written."),
     ])
 
+
+def opening(title: str) -> dict[str, Any]:
+    """What a modal shows the moment it opens, before the incident is read (nothing to submit yet)."""
+    return {"type": "modal", "title": text_obj(title, plain=True), "close": text_obj("Cancel", plain=True),
+            "blocks": [section("Reading the incident…")]}
+
+
+def notice(title: str, message: str) -> dict[str, Any]:
+    """An opened modal that could not be filled in: why, and what to do instead."""
+    return {"type": "modal", "title": text_obj(title, plain=True), "close": text_obj("Close", plain=True),
+            "blocks": [section(f"⚠️ {message}")]}

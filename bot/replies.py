@@ -40,18 +40,21 @@ async def tell(client: AsyncWebClient, body: dict[str, Any], text: str, *, respo
 
 async def report(client: AsyncWebClient, body: dict[str, Any], error: Exception, *, response_url: str = "") -> None:
     """The one error handler: known failures get their sentence, unknown ones an id to quote."""
-    if isinstance(error, BotError):
-        message = error.user_message
-    elif isinstance(error, SlackApiError):
-        ref = uuid.uuid4().hex[:8]
-        log.error("slack call failed [%s]: %s", ref, error.response.get("error"))
-        message = (f"Slack refused a call ({error.response.get('error')}), so the change may be incomplete. "
-                   f"Try again; if it persists, quote error id {ref}.")
-    else:
-        ref = uuid.uuid4().hex[:8]
-        log.exception("unexpected error [%s]", ref, exc_info=error)
-        message = f"Something went wrong on our side. Try again; if it persists, quote error id {ref}."
+    message = explain(error)
     await tell(client, body, message, response_url=response_url, blocks=error_blocks(message))
+
+
+def explain(error: Exception) -> str:
+    """What a person reads about a failure; an unknown one is logged with the id it tells them to quote."""
+    if isinstance(error, BotError):
+        return error.user_message
+    ref = uuid.uuid4().hex[:8]
+    if isinstance(error, SlackApiError):
+        log.error("slack call failed [%s]: %s", ref, error.response.get("error"))
+        return (f"Slack refused a call ({error.response.get('error')}), so the change may be incomplete. "
+                f"Try again; if it persists, quote error id {ref}.")
+    log.exception("unexpected error [%s]", ref, exc_info=error)
+    return f"Something went wrong on our side. Try again; if it persists, quote error id {ref}."
 
 
 # ---------------------------------------------------------------- what people read, in one place

@@ -68,10 +68,14 @@ class Scripts:
             args=[incident_id, str(ttl_s), event.id, event.actor, str(event.at), event.data_json, str(len(plan)),
                   *(x for member, at in plan.items() for x in (member, str(at))), *_pairs(fields)])
 
-    async def step(self, incident_id: str, phase: int, index: int, action: str, event: Event) -> Any:
+    async def step(self, incident_id: str, phase: int, index: int, action: str, event: Event, *, channel: str = "",
+                   playbook: str = "", part: str = "", member: str = "", token: str = "", lock_ms: int = 0) -> Any:
+        """With `channel`, a click: checked against the channel's incident, and `part`'s lock taken with `token`."""
         return await self._step(
-            keys=_timeline(incident_id),
-            args=[str(phase), str(index), action, event.actor, str(event.at), event.id, event.data_json])
+            keys=[*_timeline(incident_id), keys.channel(channel), keys.render_lock(incident_id, part),
+                  keys.rendered(incident_id), keys.dirty()],
+            args=[str(phase), str(index), action, event.actor, str(event.at), event.id, event.data_json,
+                  incident_id if channel else "", playbook, token, str(lock_ms), part, member])
 
     async def complete(self, incident_id: str, phase: int, nsteps: int, last: bool, event: Event, cause: str,
                        resolution: str, rca_member: str, rca_due_ms: int, unschedule: list[str]) -> Any:

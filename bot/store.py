@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import redis.asyncio as redis
 from redis.asyncio.retry import Retry
@@ -96,6 +96,14 @@ def _outcome(res: Any, now_ms: int) -> Outcome:
         levels = tuple(int(x) for x in res[3]) if len(res) > 3 else ()
         return Outcome("ok", acknowledged_after_ms=now_ms - int(res[2]) if first else None, levels=levels)
     return Outcome(str(res[0]), by=str(res[1]) if len(res) > 1 and res[1] else "")
+
+
+def _stepped(res: Any, now_ms: int) -> tuple[Outcome, Drawing | None]:
+    """step.lua's answer: what the click did, and the part to draw when its lock was taken."""
+    if res[0] not in ("ok", "same"):
+        return Outcome(str(res[0])), None
+    first = bool(res[1]) and res[2] is not None
+    return Outcome(str(res[0]), acknowledged_after_ms=now_ms - int(res[2]) if first else None), _drawing(res[3])
 
 
 @dataclass(frozen=True)
@@ -335,7 +343,18 @@ class Store(AlertStore):
         """"ok" (changed), "same" (already so) or "stale_phase" (that phase is closed)."""
         res = await self.scripts.step(incident_id, phase, index, "done" if done else "undo", event)
         _check(res[0], incident_id)
-        return _outcome(res, event.at)
+        return _stepped(res, event.at)[0]
+
+    @_storage_errors
+    async def click_step(self, incident_id: str, channel: str, playbook: str, phase: int, index: int, done: bool,
+                         event: Event, part: str, member: str, token: str) -> tuple[Outcome, Drawing | None]:
+        """A Done/Undo click in `channel`, and `part` locked with `token` to draw it, in one round trip. Beside
+        step's: "not_incident" (the channel is no incident's) and "other" (another incident's, or playbook's)."""
+        res = await self.scripts.step(incident_id, phase, index, "done" if done else "undo", event, channel=channel,
+                                      playbook=playbook, part=part, member=member, token=token,
+                                      lock_ms=RENDER_LOCK_MS)
+        _check(res[0], incident_id)
+        return _stepped(res, event.at)
 
     @_storage_errors
     async def complete_phase(self, incident_id: str, phase: int, nsteps: int, event: Event, *,
@@ -381,9 +400,10 @@ class Store(AlertStore):
 
     @_storage_errors
     async def timeline(self, incident_id: str, *, start: str = "-", count: int = 1000) -> list[Event]:
-        rows = await self.redis.xrange(keys.timeline(incident_id), min=start, max="+", count=count)
-        return [Event.from_stream(str(sid), {str(k): str(v) for k, v in (raw or {}).items()})
-                for sid, raw in rows or []]
+        # redis-py has decoded every field already (decode_responses): no second pass over them.
+        rows = cast(list[tuple[str, dict[str, str]]],
+                    await self.redis.xrange(keys.timeline(incident_id), min=start, max="+", count=count))
+        return [Event.from_stream(sid, raw or {}) for sid, raw in rows or []]
 
     async def iter_timeline(self, incident_id: str, page: int = 1000) -> AsyncIterator[Event]:
         """The whole timeline, paged with exclusive start ids so huge incidents stay cheap."""

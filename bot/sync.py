@@ -22,7 +22,7 @@ from bot.errors import IncidentGone, StorageUnavailable
 from bot.incident import Incident, Status
 from bot.parts import Kind, Part
 from bot.render import Drawn, content, draw
-from bot.store import new_token
+from bot.store import Drawing, new_token
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +165,18 @@ async def _push(deps: Deps, drawn: Drawn) -> None:
         await deps.client.chat_update(channel=drawn.channel, ts=drawn.ts, text=drawn.text, blocks=drawn.blocks)
 
 
-async def _sync_part(deps: Deps, incident_id: str, part: Part) -> bool:
-    store, key, member, token = deps.store, part.key, part.member(incident_id), new_token()
+async def draw_held(deps: Deps, incident_id: str, part: Part, token: str, drawing: Drawing | None) -> bool:
+    """Draw a part whose lock the script that changed the incident took with `token` (`drawing` is what it
+    handed back; None when another caller held the lock, which draws the change itself)."""
+    return await _sync_part(deps, incident_id, part, (token, drawing))
+
+
+async def _sync_part(deps: Deps, incident_id: str, part: Part,
+                     held: tuple[str, Drawing | None] | None = None) -> bool:
+    store, key, member = deps.store, part.key, part.member(incident_id)
+    token = held[0] if held else new_token()
     try:
-        drawing = await store.lock_part(incident_id, key, member, token)
+        drawing = held[1] if held else await store.lock_part(incident_id, key, member, token)
         while drawing is not None:
             incident = drawing.incident
             book = deps.book(incident.playbook)

@@ -128,6 +128,7 @@ class FakeSlack(Loopback, ModalsApi, FilesApi):
         self._response_targets: dict[str, tuple[str, str]] = {}
         self._response_to: dict[str, tuple[str, str]] = {}
         self._changed = asyncio.Event()
+        self._holds: dict[str, asyncio.Event] = {}
 
     # ---- lifecycle (start, stop, `async with`: Loopback) ------------------------------------------------------
 
@@ -163,6 +164,12 @@ class FakeSlack(Loopback, ModalsApi, FilesApi):
     def rate_limit(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
         self._faults.setdefault(method, deque()).extend(
             _Fault("ratelimit", "ratelimited", retry_after) for _ in range(times))
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Leave calls to `method` unanswered (they are recorded on arrival) until the returned event is set, so a
+        test can look at what the app does while it waits for Slack."""
+        gate = self._holds[method] = asyncio.Event()
+        return gate
 
     def response_url(self, key: str = "", *, message: tuple[str, str] | None = None,
                      to: tuple[str, str] | None = None) -> str:
@@ -250,6 +257,9 @@ class FakeSlack(Loopback, ModalsApi, FilesApi):
         hooks = self._hooks.get(method)
         if hooks:
             hooks.popleft()(call)
+        gate = self._holds.get(method)
+        if gate is not None:
+            await gate.wait()
         await self._delay()
         status, body, headers = self._answer(call, parse_error)
         call.status, call.response = status, body

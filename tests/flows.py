@@ -27,6 +27,18 @@ async def open_declare_modal(driver: SlackDriver, bot: Bot, fake: FakeSlack, tex
     return view
 
 
+async def command_modal(driver: SlackDriver, bot: Bot, fake: FakeSlack, command: str, channel: str,
+                        user: str = "U_DECLARER") -> tuple[dict[str, Any], str]:
+    """The modal `/incident <command>` opens at once and then fills in with the incident (views.open, then
+    views.update of the same view), as filled in; and the key of the command's response_url."""
+    before = len(fake.calls_to("views.open"))
+    _, _, key = await driver.command(command, user=user, channel=channel, url=bot.url)
+    opened = (await fake.wait_for("views.open", before + 1))[-1].response["view"]
+    filled = await fake.wait_for("views.update", where=lambda c: c.args.get("view_id") == opened["id"])
+    view: dict[str, Any] = filled[-1].response["view"]
+    return view, key
+
+
 def modal_values(title: str, severity: str = "P2", service: str = "", description: str = "") -> dict[str, Any]:
     return {"title": title, "severity": {"type": "static_select", "selected_option": {"value": severity}},
             "service": service, "description": description}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import eventually
-from tests.flows import all_text, card, declare, phase_message
+from tests.flows import all_text, card, command_modal, declare, phase_message
 
 ALICE, BOB = "U_ALICE", "U_BOB"
 
@@ -155,9 +155,7 @@ async def test_restart_between_clicks(make_bot, driver, fake_slack):
 async def test_click_after_resolve_gets_polite_answer(make_bot, driver, fake_slack):
     bot = await make_bot()
     inc = await declare(driver, bot, fake_slack, "quick Resolve first")
-    before = len(fake_slack.calls_to("views.open"))
-    await driver.command("resolve", channel=inc.channel, url=bot.url)
-    view = (await fake_slack.wait_for("views.open", before + 1))[-1].response["view"]
+    view, _ = await command_modal(driver, bot, fake_slack, "resolve", inc.channel)
     # Empty fields are refused in the modal itself.
     status, body = await driver.submit_view(view, {"cause": " ", "resolution": ""}, url=bot.url)
     assert "errors" in body and "cause" in body

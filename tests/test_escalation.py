@@ -16,7 +16,7 @@ from bot.store import Claim
 from bot.workflows.escalate import METADATA_TYPE
 from tests.conftest import eventually
 from tests.driver import find_element
-from tests.flows import all_text, card, declare
+from tests.flows import all_text, card, command_modal, declare
 from tests.redis_server import RedisServer
 
 # Converts the fake's monotonic arrival times to wall-clock epoch seconds.
@@ -39,9 +39,7 @@ def post_time(fake: Any, message: Any) -> float:
 
 
 async def resolve_via_modal(driver: Any, bot: Any, fake: Any, channel: str) -> dict[str, Any]:
-    before = len(fake.calls_to("views.open"))
-    await driver.command("resolve", channel=channel, url=bot.url)
-    view: dict[str, Any] = (await fake.wait_for("views.open", before + 1))[-1].response["view"]
+    view, _ = await command_modal(driver, bot, fake, "resolve", channel)
     return view
 
 

@@ -16,7 +16,7 @@ from bot.settings import load_settings
 from bot.workflows.escalate import METADATA_TYPE
 from tests.conftest import eventually
 from tests.fake_statuspage import FakeStatuspage
-from tests.flows import all_text, card, declare, mrkdwn_texts
+from tests.flows import all_text, card, command_modal, declare, mrkdwn_texts
 from tests.test_config import run_cli
 
 ALICE, BOB = "U_ALICE", "U_BOB"
@@ -26,9 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def open_modal(driver: Any, bot: Any, fake: Any, channel: str, text: str, user: str = ALICE) -> dict[str, Any]:
-    before = len(fake.calls_to("views.open"))
-    _, _, key = await driver.command(text, user=user, channel=channel, url=bot.url)
-    view: dict[str, Any] = (await fake.wait_for("views.open", before + 1))[-1].response["view"]
+    view, key = await command_modal(driver, bot, fake, text, channel, user)
     view["_response_key"] = key
     return view
 
@@ -183,9 +181,9 @@ async def test_resolve_posts_resolved_update_and_the_rca_file(make_bot, driver, 
     assert "Post status update" not in all_text(card(fake_slack, inc.channel))
     types = [e.type for e in await bot.deps.store.timeline(inc.incident_id)]
     assert types[-3:] == ["resolved", "status_update", "rca_posted"]
-    # A status update on a resolved incident is refused, privately.
-    _, _, key = await driver.command("status", user=ALICE, channel=inc.channel, url=bot.url)
-    assert "already resolved" in (await replies(fake_slack, key))[0]["text"]
+    # A status update on a resolved incident is refused, in the modal that opened for it (nothing to submit).
+    view, _ = await command_modal(driver, bot, fake_slack, "status", inc.channel, ALICE)
+    assert "already resolved" in str(view["blocks"]) and "submit" not in view
 
 
 async def test_unreviewed_rca_reminds_the_commander_once_then_is_marked_reviewed(make_bot, driver, fake_slack):
@@ -267,7 +265,7 @@ async def test_typed_text_reaches_slack_escaped_and_is_never_evaluated(make_bot,
     for method in ("chat.postMessage", "chat.update", "chat.postEphemeral"):
         for call in fake_slack.calls_to(method):
             texts += mrkdwn_texts(call.args)
-    for call in fake_slack.calls_to("views.open"):
+    for call in fake_slack.calls_to("views.open") + fake_slack.calls_to("views.update"):
         texts += mrkdwn_texts({"blocks": call.args["view"]["blocks"]})
     texts += [str(c.args.get("initial_comment", "")) for c in fake_slack.calls_to("files.completeUploadExternal")]
     texts += [str(b.get("text", "")) for _, b in fake_slack.response_posts]

@@ -28,7 +28,7 @@ from bot.playbook import parse_playbook
 from tests.conftest import TEST_PLAYBOOKS, eventually
 from tests.driver import SIGNING_SECRET
 from tests.fake_pagerduty import signature, webhook
-from tests.flows import all_text, card, declare, modal_values, open_declare_modal, phase_message
+from tests.flows import all_text, card, command_modal, declare, modal_values, open_declare_modal, phase_message
 from tests.redis_server import RedisServer
 
 ALICE = "U_ALICE"
@@ -80,9 +80,7 @@ async def test_button_naming_another_incident_changes_nothing(two, driver, fake_
 async def modal_from_command(driver, bot, fake_slack, command: str,
                              channel: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The modal `/incident <command>` opens in `channel`, and its private_metadata."""
-    before = len(fake_slack.calls_to("views.open"))
-    await driver.command(command, channel=channel, url=bot.url)
-    view = (await fake_slack.wait_for("views.open", before + 1))[-1].response["view"]
+    view, _ = await command_modal(driver, bot, fake_slack, command, channel)
     return view, json.loads(view["private_metadata"])
 
 

@@ -229,30 +229,38 @@ def test_check_cli_renders_templates_and_fails_on_a_broken_one(tmp_path):
     assert result.returncode != 0 and "templates.progress" in result.stderr and "missing.j2" in result.stderr
 
 
-async def test_rca_from_five_thousand_events(redis_url):
-    store = Store(connect(redis_url))
-    try:
-        fields = {"id": "77", "playbook": "quick", "title": "Long one", "severity": "P2", "status": "open",
-                  "phase": "0", "commander": "U_ALICE", "declared_by": "U_ALICE", "declared_at": str(DECLARED),
-                  "service": "search"}
-        await store.create_incident("77", "req-77", fields, Event("declared", "U_ALICE", DECLARED,
-                                                                  {"title": "Long one", "severity": "P2"}))
-        for start in range(1, 5000, 50):  # 50 at a time: the order within a batch does not matter here
-            await asyncio.gather(*(
-                store.add_event("77", Event("note", "U_BOB" if n % 2 else "U_ALICE", DECLARED + n * 1000,
-                                            {"text": f"note {n}"}, id=f"n{n}"))
-                for n in range(start, min(start + 50, 5000))))
-        events = [ev async for ev in store.iter_timeline("77")]
-        assert len(events) == 5000
-        incident = await store.get("77")
-        settings = load_settings(env_file=None, slack_bot_token="xoxb-t", slack_signing_secret="s",
-                                 templates_dir=TEMPLATES)
-        from bot.deps import Deps
+@pytest.fixture
+async def rca_deps(redis_url):
+    """What rendering an RCA needs, with a real store."""
+    from bot.deps import Deps
 
-        deps = Deps(settings=settings, store=store, playbooks={"quick": QUICK})
-        text = rca.render_markdown(deps, incident, events, PEOPLE, now_ms=DECLARED + 5000 * 1000)
-    finally:
-        await store.close()
+    store = Store(connect(redis_url))
+    settings = load_settings(env_file=None, slack_bot_token="xoxb-t", slack_signing_secret="s",
+                             templates_dir=TEMPLATES)
+    yield Deps(settings=settings, store=store, playbooks={"quick": QUICK})
+    await store.close()
+
+
+async def declared(store: Store, incident_id: str, title: str) -> None:
+    fields = {"id": incident_id, "playbook": "quick", "title": title, "severity": "P2", "status": "open",
+              "phase": "0", "commander": "U_ALICE", "declared_by": "U_ALICE", "declared_at": str(DECLARED),
+              "service": "search"}
+    await store.create_incident(incident_id, f"req-{incident_id}", fields,
+                                Event("declared", "U_ALICE", DECLARED, {"title": title, "severity": "P2"}))
+
+
+async def test_rca_from_five_thousand_events(rca_deps):
+    store = rca_deps.store
+    await declared(store, "77", "Long one")
+    for start in range(1, 5000, 50):  # 50 at a time: the order within a batch does not matter here
+        await asyncio.gather(*(
+            store.add_event("77", Event("note", "U_BOB" if n % 2 else "U_ALICE", DECLARED + n * 1000,
+                                        {"text": f"note {n}"}, id=f"n{n}"))
+            for n in range(start, min(start + 50, 5000))))
+    events = [ev async for ev in store.iter_timeline("77")]
+    assert len(events) == 5000
+    incident = await store.get("77")
+    text = rca.render_markdown(rca_deps, incident, events, PEOPLE, now_ms=DECLARED + 5000 * 1000)
     lines = [line for line in text.splitlines() if line.startswith("- T+")]
     assert len(lines) == 5000
     assert "5000 events from the incident record" in text
@@ -263,3 +271,19 @@ async def test_rca_from_five_thousand_events(redis_url):
     # Past midnight the timeline says so: one date line per day.
     assert text.index("\n**2025-11-23**\n") < text.index("note 599\n") < text.index("\n**2025-11-24**\n")
     assert text.count("\n**2025-11-2") == 2
+
+
+async def test_rca_of_a_paged_timeline_equals_the_rca_of_the_whole_timeline(rca_deps):
+    store = rca_deps.store
+    await declared(store, "78", "Paged")
+    for n in range(1, 101):  # three events at each time, and a day boundary
+        etype, data = ("step_done", {"phase": 0, "step": n % 3}) if n % 10 == 0 else ("note", {"text": f"n{n}"})
+        await store.add_event("78", Event(etype, "U_BOB", DECLARED + (n // 3) * 20 * MIN, data, id=f"p{n}"))
+    whole = await store.timeline("78", count=10_000)
+    incident = await store.get("78")
+    expected = rca.render_markdown(rca_deps, incident, whole, PEOPLE, now_ms=DECLARED)
+    for page in (1, 7, 100, 101, 1000):
+        events = [ev async for ev in store.iter_timeline("78", page=page)]
+        assert events == whole, page
+        assert rca.render_markdown(rca_deps, incident, events, PEOPLE, now_ms=DECLARED) == expected, page
+    assert len(whole) == 101 and expected.count("\n- T+") == 101 and expected.count("\n**2025-11-2") == 2

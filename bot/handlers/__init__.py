@@ -10,15 +10,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import logs, replies
+from bot import logs, modals, replies
 from bot.deps import Deps
 from bot.errors import BadInput, NotAnIncidentChannel
 from bot.forms import USER_ID, F
 from bot.ids import IncidentMeta
 from bot.incident import Incident
-from bot.replies import report
+from bot.replies import explain, report
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,31 @@ def incident_button(app: AsyncApp, deps: Deps, action: str, opens: ModalOpener) 
         await opens(deps, client, body, await incident_here(deps, body, ref.i))
 
 
+async def open_first(deps: Deps, client: AsyncWebClient, body: dict[str, Any], title: str,
+                     fill: Callable[[Incident], dict[str, Any]]) -> None:
+    """A command's modal that shows the incident: opened at once (the trigger id lives 3 seconds, so nothing
+    is read before), then the incident read, the view bound to it and filled in. The opened view has no
+    submit button, so it can't be submitted before it is bound. What goes wrong is said in the modal."""
+    opened = (await client.views_open(trigger_id=body["trigger_id"], view=modals.opening(title)))["view"]
+    view_id, view_hash = str(opened["id"]), opened.get("hash") or None  # the hash: no update over a newer one
+    try:
+        incident = await incident_here(deps, body)
+        view = fill(incident)
+        await deps.store.bind_view(view_id, incident.id, body.get("response_url", ""))
+    except Exception as e:  # noqa: BLE001 - told in the modal, or else through the one error handler
+        try:
+            await client.views_update(view_id=view_id, hash=view_hash, view=modals.notice(title, explain(e)))
+        except SlackApiError:
+            raise e from None
+        return
+    try:
+        await client.views_update(view_id=view_id, hash=view_hash, view=view)
+    except SlackApiError as e:
+        if e.response.get("error") != "not_found":
+            raise
+        log.info("modal %s was closed before it was filled in", view_id)  # nothing to tell anyone
+
+
 def form_value(view: dict[str, Any], block: str) -> str:
     """What a person entered in an input block of a submitted modal (text or selected option), stripped."""
     element = (view.get("state", {}).get("values", {}).get(block) or {}).get("value") or {}
@@ -80,10 +106,15 @@ def form_value(view: dict[str, Any], block: str) -> str:
     return str(element.get("value") or "").strip()
 
 
+def channel_of(body: dict[str, Any]) -> str:
+    """The channel a request came from: the authority on which incident it is about."""
+    return str((body.get("channel") or {}).get("id") or body.get("channel_id") or "")
+
+
 async def incident_here(deps: Deps, body: dict[str, Any], claimed: str | None = None) -> Incident:
     """The incident of the channel a request came from. An id the payload carries (`claimed`) is only a
     hint: when it names another incident, nothing is done."""
-    channel = str((body.get("channel") or {}).get("id") or body.get("channel_id") or "")
+    channel = channel_of(body)
     incident_id = await deps.store.incident_for_channel(channel) if channel else None
     if incident_id is None:
         raise NotAnIncidentChannel()
@@ -91,13 +122,13 @@ async def incident_here(deps: Deps, body: dict[str, Any], claimed: str | None = 
         raise BadInput(replies.OTHER_INCIDENT)
     logs.bind(incident=incident_id)
     incident = await deps.store.get(incident_id)
-    await _member_or_refuse(deps, incident, body)
+    await members_only(deps, incident.channel_id, body)
     return incident
 
 
-async def _member_or_refuse(deps: Deps, incident: Incident, body: dict[str, Any]) -> None:
+async def members_only(deps: Deps, channel: str, body: dict[str, Any]) -> None:
     """With RESTRICT_TO_MEMBERS, only people in the incident channel may change the incident."""
-    if deps.settings.restrict_to_members and not await _is_member(deps, incident.channel_id, user_of(body)):
+    if deps.settings.restrict_to_members and not await _is_member(deps, channel, user_of(body)):
         raise BadInput(replies.MEMBERS_ONLY)
 
 
@@ -121,7 +152,7 @@ async def incident_of_view(deps: Deps, body: dict[str, Any], claimed: str) -> tu
         return None
     logs.bind(incident=bound[0])
     incident = await deps.store.get(bound[0])
-    await _member_or_refuse(deps, incident, body)
+    await members_only(deps, incident.channel_id, body)
     return incident, bound[1]
 
 

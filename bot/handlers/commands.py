@@ -16,7 +16,7 @@ from bot.errors import BadInput
 from bot.forms import USER_ID, echo
 from bot.handlers import guarded, incident_here, user_of
 from bot.handlers.declare import open_modal
-from bot.handlers.resolve import open_resolve_modal
+from bot.handlers.resolve import resolve_command
 from bot.handlers.status import rca_command, status_command
 from bot.incident import Incident
 from bot.replies import tell
@@ -26,6 +26,8 @@ from bot.workflows import details, page
 _MENTION = re.compile(r"^<@([^|>]+)(?:\|[^>]*)?>$")
 
 InChannel = Callable[[Deps, AsyncWebClient, dict[str, Any], Incident, str], Awaitable[None]]
+# Commands whose modal needs the incident: they open it before reading anything (see open_first).
+OpensModal = Callable[[Deps, AsyncWebClient, dict[str, Any], str], Awaitable[None]]
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -42,6 +44,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if book is not None:
             await ack()
             await open_modal(deps, client, body, book, rest)
+            return
+        opener = _OPENS_MODAL.get(word)
+        if opener is not None:
+            await ack()
+            await opener(deps, client, body, rest)
             return
         handler = _IN_CHANNEL.get(word)
         if handler is None:
@@ -87,10 +94,6 @@ async def _page(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incide
     await page.request(deps, incident, user_of(body), text)
 
 
-async def _resolve(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident, text: str) -> None:
-    await open_resolve_modal(deps, client, body, incident)
-
-
 _IN_CHANNEL: dict[str, InChannel] = {
     "note": _note,
     "sev": _severity,
@@ -98,7 +101,6 @@ _IN_CHANNEL: dict[str, InChannel] = {
     "commander": _commander,
     "timeline": _timeline,
     "page": _page,
-    "resolve": _resolve,
-    "status": status_command,
     "rca": rca_command,
 }
+_OPENS_MODAL: dict[str, OpensModal] = {"resolve": resolve_command, "status": status_command}

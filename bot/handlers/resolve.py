@@ -11,19 +11,28 @@ from bot import modals, replies
 from bot.deps import Deps
 from bot.errors import IncidentClosed
 from bot.forms import ResolveForm
-from bot.handlers import guarded, incident_button, submitted, user_of
+from bot.handlers import guarded, incident_button, open_first, submitted, user_of
 from bot.ids import Action, Callback, IncidentMeta
 from bot.incident import Incident
 from bot.replies import tell
 from bot.workflows.resolve import resolve
 
 
-async def open_resolve_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident) -> None:
+def resolve_view(incident: Incident) -> dict[str, Any]:
     if not incident.is_open:
         raise IncidentClosed(incident.name)
-    meta = IncidentMeta(i=incident.id)
-    resp = await client.views_open(trigger_id=body["trigger_id"], view=modals.resolve_modal(incident, meta))
+    return modals.resolve_modal(incident, IncidentMeta(i=incident.id))
+
+
+async def open_resolve_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident) -> None:
+    """From a button, whose incident was read (and checked against its channel) before opening."""
+    resp = await client.views_open(trigger_id=body["trigger_id"], view=resolve_view(incident))
     await deps.store.bind_view(str(resp["view"]["id"]), incident.id, body.get("response_url", ""))
+
+
+async def resolve_command(deps: Deps, client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
+    """`/incident resolve`: the modal opens first, the incident is read after."""
+    await open_first(deps, client, body, modals.RESOLVE_TITLE, resolve_view)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

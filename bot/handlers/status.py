@@ -11,7 +11,7 @@ from bot import modals, replies
 from bot.deps import Deps
 from bot.errors import BadInput, IncidentClosed
 from bot.forms import StatusForm
-from bot.handlers import guarded, incident_button, incident_here, submitted, user_of
+from bot.handlers import guarded, incident_button, incident_here, open_first, submitted, user_of
 from bot.ids import Action, Callback, IncidentMeta, StatusMeta
 from bot.incident import Incident, RcaStatus
 from bot.kit import when
@@ -19,21 +19,25 @@ from bot.replies import tell
 from bot.workflows import rca, status
 
 
-async def open_status_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident) -> None:
+def status_view(deps: Deps, incident: Incident) -> dict[str, Any]:
     """The update proposed for where the incident stands, ready to edit."""
     if not incident.is_open:
         raise IncidentClosed(incident.name)
     kind = status.next_kind(incident)
     proposed = status.render(deps, incident, kind, now_ms=deps.clock())
     meta = StatusMeta(i=incident.id, k=kind, h=status.fingerprint(proposed.plain.strip()))
-    view = modals.status_modal(incident, kind, proposed.plain, meta, deps.settings.status_channel)
-    resp = await client.views_open(trigger_id=body["trigger_id"], view=view)
+    return modals.status_modal(incident, kind, proposed.plain, meta, deps.settings.status_channel)
+
+
+async def open_status_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident) -> None:
+    """From the card's button, whose incident was read (and checked against its channel) before opening."""
+    resp = await client.views_open(trigger_id=body["trigger_id"], view=status_view(deps, incident))
     await deps.store.bind_view(str(resp["view"]["id"]), incident.id, body.get("response_url", ""))
 
 
-async def status_command(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident,
-                         text: str) -> None:
-    await open_status_modal(deps, client, body, incident)
+async def status_command(deps: Deps, client: AsyncWebClient, body: dict[str, Any], text: str) -> None:
+    """`/incident status`: the modal opens first; the incident is read and the update rendered after."""
+    await open_first(deps, client, body, modals.STATUS_TITLE, lambda incident: status_view(deps, incident))
 
 
 async def rca_command(deps: Deps, client: AsyncWebClient, body: dict[str, Any], incident: Incident,

@@ -6,26 +6,35 @@ import asyncio
 
 from bot import metrics, parts, replies
 from bot.deps import Deps
-from bot.errors import BadInput
+from bot.errors import BadInput, NotAnIncidentChannel
+from bot.ids import StepRef
 from bot.incident import Event, Incident
 from bot.playbook import Playbook
-from bot.sync import post, sync
+from bot.store import new_token
+from bot.sync import draw_held, post, sync
 
 
-async def check_step(deps: Deps, book: Playbook, incident_id: str, phase: int, step: int, done: bool,
-                     user: str) -> None:
-    """Mark a step of the current phase done (or not done any more)."""
+async def click_step(deps: Deps, book: Playbook, ref: StepRef, channel: str, user: str) -> None:
+    """A Done/Undo button clicked in `channel`: checked against the channel's incident, changed, and the phase
+    message's lock taken in one script; then the message drawn (one chat.update) and let go."""
+    part, token = parts.phase(ref.p), new_token()
+    done = ref.a == "done"
     event = Event(type="step_done" if done else "step_undone", actor=user, at=deps.clock(),
-                  data={"phase": phase, "step": step, "text": book.phases[phase].steps[step].text})
-    outcome = await deps.store.step(incident_id, phase, step, done, event)
+                  data={"phase": ref.p, "step": ref.s, "text": book.phases[ref.p].steps[ref.s].text})
+    outcome, drawing = await deps.store.click_step(ref.i, channel, book.key, ref.p, ref.s, done, event, part.key,
+                                                   part.member(ref.i), token)
+    if outcome.status == "not_incident":
+        raise NotAnIncidentChannel()
+    if outcome.status == "other":
+        raise BadInput(replies.OTHER_INCIDENT)
     if outcome.status == "stale_phase":
         raise BadInput(replies.PHASE_CLOSED)
-    first_response = outcome.acknowledged_after_ms is not None
-    if outcome.acknowledged_after_ms is not None:
-        metrics.TIME_TO_ACKNOWLEDGE.labels(playbook=book.key).observe(outcome.acknowledged_after_ms / 1000)
-    # "same" too: the message may still show an older state (another replica's failed render). The first
-    # step done meets the acknowledge target, which the card shows.
-    await sync(deps, incident_id, [parts.phase(phase), parts.CARD] if first_response else [parts.phase(phase)])
+    if outcome.acknowledged_after_ms is None:
+        await draw_held(deps, ref.i, part, token, drawing)
+        return
+    metrics.TIME_TO_ACKNOWLEDGE.labels(playbook=book.key).observe(outcome.acknowledged_after_ms / 1000)
+    # The first step done meets the acknowledge target, which the card shows.
+    await asyncio.gather(draw_held(deps, ref.i, part, token, drawing), sync(deps, ref.i, [parts.CARD]))
 
 
 async def complete_phase(deps: Deps, book: Playbook, incident_id: str, phase: int, user: str) -> None:

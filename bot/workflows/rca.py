@@ -52,16 +52,20 @@ def timeline_entries(incident: Incident, book: Playbook | None, events: Iterable
             names.setdefault(str(ev.data.get("channel", "")), str(ev.data["name"]))
     style = plain(names)
     out = []
+    day = ""
     for ev in events:
         who = ev.actor if ev.actor.startswith(("U", "W")) else "bot"
+        date = utc_date(ev.at)
         out.append({
             "minutes": max(0, (ev.at - incident.declared_at) // 60_000),
-            "date": utc_date(ev.at),
+            "date": date,
+            "new_day": date != day,  # the first event of its day (the template prints a date line)
             "time": utc_clock(ev.at),
             "who": "@" + people.get(who, who) if who != "bot" else "the bot",
             "type": ev.type,
             "text": " ".join(describe(ev, book, style).split()),
         })
+        day = date
     return out
 
 
