@@ -38,9 +38,12 @@ class SlackDriver:
             return resp.status, await resp.text()
 
     async def command(self, text: str, *, user: str = "U_DECLARER", channel: str = "C_GENERAL",
-                      url: str | None = None) -> tuple[int, str, str]:
-        """Returns (status, body, response_url key)."""
+                      url: str | None = None, markup: bool = False) -> tuple[int, str, str]:
+        """`/incident text` as typed: sent as Slack sends it, with &, < and > escaped (`markup`: `text` is already
+        in Slack's form, e.g. a mention `<@U…|name>`). Returns (status, body, response_url key)."""
         key = uuid.uuid4().hex
+        if not markup:
+            text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         form = {"command": "/incident", "text": text, "user_id": user, "user_name": user.lower(),
                 "channel_id": channel, "channel_name": "general", "team_id": "T_TEST",
                 "trigger_id": f"trig-{uuid.uuid4().hex}", "response_url": self.fake.response_url(key),

@@ -178,13 +178,16 @@ async def test_click_after_resolve_gets_polite_answer(make_bot, driver, fake_sla
 async def test_commands_in_channel(make_bot, driver, fake_slack):
     bot = await make_bot()
     inc = await declare(driver, bot, fake_slack, "quick Commands")
-    await driver.command("note Rolled back <!channel> api", user=ALICE, channel=inc.channel, url=bot.url)
+    # As Slack sends what was typed ("Rolled back <!channel> & @here, p99 > 2s"): entities escaped, @here as markup.
+    await driver.command("note Rolled back &lt;!channel&gt; &amp; <!here>, p99 &gt; 2s", user=ALICE,
+                         channel=inc.channel, url=bot.url, markup=True)
     echo = await eventually(lambda: [m for m in fake_slack.channels[inc.channel].messages if "noted" in m.text])
-    assert "&lt;!channel&gt;" in echo[0].text
+    typed_once = "Rolled back &lt;!channel&gt; &amp; @here, p99 &gt; 2s"
+    assert typed_once in echo[0].text and "<!here>" not in echo[0].text
     await driver.command("sev p1", user=ALICE, channel=inc.channel, url=bot.url)
     await eventually(lambda: "P1" in all_text(card(fake_slack, inc.channel)))
     await eventually(lambda: fake_slack.channels[inc.channel].topic.startswith("P1"))
-    await driver.command("commander <@U_BOB|bob>", user=ALICE, channel=inc.channel, url=bot.url)
+    await driver.command("commander <@U_BOB|bob>", user=ALICE, channel=inc.channel, url=bot.url, markup=True)
     await eventually(lambda: "*Commander*\n<@U_BOB>" in all_text(card(fake_slack, inc.channel)))
     _, _, key = await driver.command("sev P9", user=ALICE, channel=inc.channel, url=bot.url)
     bad = await eventually(lambda: [b for k, b in fake_slack.response_posts if k == key])
@@ -193,7 +196,7 @@ async def test_commands_in_channel(make_bot, driver, fake_slack):
     shown = await eventually(lambda: [b for k, b in fake_slack.response_posts if k == key])
     assert shown[0]["response_type"] == "ephemeral"
     text = str(shown[0]["blocks"])
-    for expected in ("declared the incident", "noted: Rolled back &lt;!channel&gt; api", "changed severity P2 → P1",
+    for expected in ("declared the incident", f"noted: {typed_once}", "changed severity P2 → P1",
                      "made <@U_BOB> incident commander"):
         assert expected in text, expected
     types = [e.type for e in await bot.deps.store.timeline(inc.incident_id)]

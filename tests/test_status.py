@@ -189,7 +189,7 @@ async def test_resolve_posts_resolved_update_and_the_rca_file(make_bot, driver, 
 async def test_unreviewed_rca_reminds_the_commander_once_then_is_marked_reviewed(make_bot, driver, fake_slack):
     bot = await make_bot(rca_due_after=1.0)
     inc = await declare(driver, bot, fake_slack, "race Remind me")
-    await driver.command("commander <@U_LEAD>", user=ALICE, channel=inc.channel, url=bot.url)
+    await driver.command("commander <@U_LEAD>", user=ALICE, channel=inc.channel, url=bot.url, markup=True)
     await eventually(lambda: "*Commander*\n<@U_LEAD>" in all_text(card(fake_slack, inc.channel)))
     await resolve(driver, bot, fake_slack, inc.channel)
     reminder = (await eventually(lambda: reminders(fake_slack, inc.channel), timeout=4))[0]

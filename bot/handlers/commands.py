@@ -19,6 +19,7 @@ from bot.handlers.declare import open_modal
 from bot.handlers.resolve import resolve_command
 from bot.handlers.status import rca_command, status_command
 from bot.incident import Incident
+from bot.mrkdwn import typed
 from bot.replies import tell
 from bot.timeline_view import timeline_blocks
 from bot.workflows import details, page
@@ -35,8 +36,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @guarded
     async def on_command(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         text = (body.get("text") or "").strip()
-        word, _, rest = text.partition(" ")
-        word, rest = word.lower(), rest.strip()
+        word, _, raw = text.partition(" ")
+        # Slack escapes what was typed; only `commander` reads a mention's user id from Slack's markup.
+        word, raw = word.lower(), raw.strip()
+        rest = raw if word in _READS_MARKUP else typed(raw)
         if word in ("", "help"):
             await ack(text=blocks.help_text(deps.playbooks))
             return
@@ -103,4 +106,5 @@ _IN_CHANNEL: dict[str, InChannel] = {
     "page": _page,
     "rca": rca_command,
 }
+_READS_MARKUP = frozenset({"commander"})
 _OPENS_MODAL: dict[str, OpensModal] = {"resolve": resolve_command, "status": status_command}
