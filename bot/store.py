@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
@@ -18,11 +18,12 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import keys
+from bot.claims import Claim, Taken, loop_time, outcomes, reserved
 from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
 from bot.incident import Event, Incident, RcaStatus, Status
 from bot.playbook import TARGET_NAMES
 from bot.schedule import Due, DueKind, PageAction
-from bot.scripts import Scripts
+from bot.scripts import ClaimItem, Scripts
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -126,15 +127,6 @@ class Drawing:
 
 
 @dataclass(frozen=True)
-class Claim:
-    member: str
-    owner: str
-    attempt: int
-    due_ms: int
-    now_ms: int  # Redis time at the claim
-
-
-@dataclass(frozen=True)
 class _Wanted:
     """Where a scheduled item waits, and when it is still wanted: `live_field` == `live_value` and,
     when `met_field` is given, that field is not set yet (what the item reminds of has not happened)."""
@@ -160,6 +152,16 @@ def _wanted(due: Due) -> _Wanted:
             return _Wanted(keys.pages(), "status", Status.OPEN)
         return _Wanted(keys.pages(), "id", due.incident_id)
     return _Wanted(keys.due(), "status", Status.OPEN)
+
+
+def _claim_item(due: Due, reserved_score: str = "", due_score: str = "") -> ClaimItem:
+    w = _wanted(due)
+    return ClaimItem(w.due_set, due.member, w.live_key or keys.incident(due.incident_id), w.live_field, w.live_value,
+                     w.met_field, reserved_score, due_score)
+
+
+# Every sorted set of scheduled work the scheduler claims from.
+DUE_SETS = (keys.due(), keys.rca_due(), keys.pages(), keys.alert_due())
 
 
 # Connections one replica may hold. Past it a command waits briefly for a free one instead of failing
@@ -286,6 +288,17 @@ class Store(AlertStore):
         if not fields:
             raise IncidentGone()
         return Incident.from_redis(fields, steps)
+
+    @_storage_errors
+    async def get_many(self, incident_ids: Iterable[str]) -> dict[str, Incident]:
+        """Several incidents in one round trip (the scheduler's batch); those that are gone are left out."""
+        ids = list(incident_ids)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for incident_id in ids:
+                pipe.hgetall(keys.incident(incident_id))
+                pipe.hgetall(keys.steps(incident_id))
+            res = await pipe.execute()
+        return {i: Incident.from_redis(f, st) for i, f, st in zip(ids, res[::2], res[1::2], strict=True) if f}
 
     @_storage_errors
     async def incident_for_channel(self, channel_id: str) -> str | None:
@@ -464,32 +477,75 @@ class Store(AlertStore):
 
     @_storage_errors
     async def due_members(self, limit: int = 50) -> list[str]:
-        return [str(m) for m in await self.scripts.due([keys.due(), keys.rca_due(), keys.pages(), keys.alert_due()],
-                                                       limit)]
+        return [str(m) for m in await self.scripts.due(list(DUE_SETS), limit)]
+
+    @_storage_errors
+    async def take_due(self, owner: str, lease_ms: int, limit: int, max_attempts: int = 10) -> Taken:
+        """Claim what is due, up to `limit` items from each due set, in two script calls (reserve, claim);
+        `full` when a set gave a whole page, so more may be due already."""
+        sent_at = loop_time()
+        now, found = reserved(await self.scripts.reserve(list(DUE_SETS), limit, lease_ms))
+        per_set = [0] * len(DUE_SETS)
+        dues: list[Due] = []
+        items: list[ClaimItem] = []
+        for index, member, score in found:
+            per_set[index - 1] += 1
+            try:
+                due = Due.parse(member)
+            except ValueError:
+                log.error("cannot read scheduled item %r; leaving it", member)
+                continue
+            dues.append(due)
+            items.append(_claim_item(due, str(now + lease_ms), score))
+        full = max(per_set) >= limit
+        if not items:
+            return Taken([], full)
+        res = await self.scripts.claim(owner, lease_ms, max_attempts, items)
+        claims = outcomes(res, dues, owner, lease_ms, sent_at)
+        return Taken([(due, claim) for due, claim in zip(dues, claims, strict=True) if claim is not None], full)
 
     @_storage_errors
     async def claim(self, due: Due, owner: str, lease_ms: int, max_attempts: int = 10) -> Claim | None:
-        w = _wanted(due)
-        res = await self.scripts.claim(w.due_set, due.member, w.live_key or keys.incident(due.incident_id), owner,
-                                       lease_ms, max_attempts, w.live_field, w.live_value, w.met_field)
-        if res[0] == "gave_up":
-            log.error("giving up on %s after %s attempts", due.member, int(res[1]) - 1)
-        if res[0] != "claimed":
-            return None
-        return Claim(member=due.member, owner=owner, attempt=int(res[1]), due_ms=int(float(res[2])),
-                     now_ms=int(res[3]))
+        """Claim one item if it is due now (take_due claims in batches)."""
+        sent_at = loop_time()
+        res = await self.scripts.claim(owner, lease_ms, max_attempts, [_claim_item(due)])
+        return outcomes(res, [due], owner, lease_ms, sent_at)[0]
+
+    @_storage_errors
+    async def renew(self, owner: str, claims: list[tuple[Due, Claim]]) -> list[tuple[Due, Claim]]:
+        """The heartbeat: renew every lease in `claims` (all `owner`'s) in one call. Returns the ones lost
+        (another replica took them, or they were finished); their leases are marked lost."""
+        if not claims:
+            return []
+        sent_at = loop_time()
+        lease_ms = max(claim.lease.ms for _, claim in claims)
+        res = await self.scripts.renew(owner, lease_ms, [(_wanted(due).due_set, due.member) for due, _ in claims])
+        lost = []
+        for (due, claim), held in zip(claims, res, strict=True):
+            if int(held):
+                claim.lease.renewed(sent_at)
+            else:
+                claim.lease.lost = True
+                lost.append((due, claim))
+        return lost
 
     @_storage_errors
     async def confirm(self, due: Due, claim: Claim, event: Event, *, need_phase: int | None = None,
                       set_severity: str | None = None, fields: dict[str, str] | None = None,
                       pages: list[PageRequest] | None = None) -> Incident | None:
-        """Record the item just before posting it; None if it must not be posted any more. The first confirm
-        also queues `pages`."""
+        """Record the item just before posting it, renewing its lease; None if it must not be posted any more.
+        The first confirm also queues `pages`."""
         w = _wanted(due)
-        res = await self.scripts.confirm(w.due_set, due.member, due.incident_id, claim.owner, event, need_phase,
-                                         set_severity or "", w.live_field, w.live_value, w.met_field, fields or {},
-                                         [p.as_json() for p in pages or []])
-        return _snapshot(res[1], res[2]) if res[0] == "ok" else None
+        sent_at = loop_time()
+        res = await self.scripts.confirm(w.due_set, due.member, due.incident_id, claim.owner, claim.lease.ms, event,
+                                         need_phase, set_severity or "", w.live_field, w.live_value, w.met_field,
+                                         fields or {}, [p.as_json() for p in pages or []])
+        if res[0] == "lost":
+            claim.lease.lost = True
+        if res[0] != "ok":
+            return None
+        claim.lease.renewed(sent_at)
+        return _snapshot(res[1], res[2])
 
     @_storage_errors
     async def release(self, due: Due, claim: Claim) -> bool:

@@ -97,17 +97,21 @@ async def test_sigterm_stops_cleanly_with_no_redis_left_and_json_logs(tmp_path):
 
 
 class HangingSlack:
-    """A Slack that answers auth.test and then never answers a post: a replica stuck mid-ping."""
+    """A Slack that answers auth.test and history (an empty channel), and never answers anything else: a
+    replica stuck mid-ping."""
 
     def __init__(self) -> None:
         self.release = asyncio.Event()
         app = web.Application()
-        app.router.add_post("/api/{method}", self.handle)
+        app.router.add_route("*", "/api/{method}", self.handle)
         self.runner = web.AppRunner(app)
         self.port = free_port()
 
     async def handle(self, request: web.Request) -> web.Response:
-        if request.match_info["method"] != "auth.test":
+        method = request.match_info["method"]
+        if method == "conversations.history":
+            return web.json_response({"ok": True, "messages": [], "has_more": False})
+        if method != "auth.test":
             await self.release.wait()
         return web.json_response({"ok": True, "user_id": "U_BOT", "team_id": "T_TEST"})
 
@@ -135,7 +139,7 @@ async def test_stopping_replica_hands_its_ping_to_another_at_once(make_bot, driv
         try:
             # The stopping replica has claimed the ping and is stuck posting it.
             await eventually(lambda: store.redis.hget(keys.job(member), "confirmed"), timeout=20)
-            await make_bot()  # another replica, which must not wait out the 30 s lease
+            await make_bot()  # another replica, which must not wait for the lease to run out
         finally:
             code, err = await stopped(proc)
         assert code == 0, err
