@@ -45,6 +45,7 @@ class Scheduler:
         self._sweep: asyncio.Task[int] | None = None
         self._stopping = False
         self._inflight: dict[asyncio.Task[None], tuple[Due, Claim]] = {}
+        self._overloaded_until = 0.0  # loop time until which nothing new is claimed (see _renew)
 
     @property
     def lease_ms(self) -> int:
@@ -125,39 +126,54 @@ class Scheduler:
     async def tick(self) -> int:
         """Claim and start sending a batch of what is due now; returns how many items one due set gave
         (PAGE means a whole page: more may be due)."""
+        loop = asyncio.get_running_loop()
         room = MAX_IN_FLIGHT - len(self._inflight)
-        if room <= 0:
+        if room <= 0 or loop.time() < self._overloaded_until:
             return 0
         taken = await self.deps.store.take_due(self.owner, self.lease_ms, min(PAGE, room))
-        wanted = {due.incident_id for due, _ in taken.claims if due.kind in NEEDS_INCIDENT}
-        incidents: dict[str, Incident] = await self.deps.store.get_many(wanted) if wanted else {}
-        loop = asyncio.get_running_loop()
+        running = {due.member: claim for due, claim in self._inflight.values()}
+        fresh = []
         for due, claim in taken.claims:
+            if (mine := running.get(due.member)) is not None:
+                # Still sending it, but its lease ran out unrenewed and this replica took it again: the send
+                # under way goes on with the new lease, not a second one beside it.
+                mine.lease.until, mine.lease.lost = claim.lease.until, False
+            else:
+                fresh.append((due, claim))
+        wanted = {due.incident_id for due, _ in fresh if due.kind in NEEDS_INCIDENT}
+        incidents: dict[str, Incident] = await self.deps.store.get_many(wanted) if wanted else {}
+        for due, claim in fresh:
             task = loop.create_task(self._send(due, claim, incidents.get(due.incident_id)))
             self._inflight[task] = (due, claim)
             task.add_done_callback(lambda t: self._inflight.pop(t, None))
         return PAGE if taken.full else len(taken.claims)
 
     async def _renew(self) -> None:
-        """The heartbeat: every third of a lease, renew the leases of everything in flight in one call."""
+        """The heartbeat: every third of a lease, renew the leases of everything in flight in one call. When
+        it wakes up a whole period late, the event loop is overloaded: claim nothing new until the next beat,
+        so the sends under way keep their leases rather than lose them to another replica mid-post."""
+        loop = asyncio.get_running_loop()
+        period = self.lease_ms / 3000
         while True:
-            await asyncio.sleep(self.lease_ms / 3000)
+            woke = loop.time() + period
+            await asyncio.sleep(period)
+            if loop.time() - woke > period:
+                log.warning("scheduler: event loop %.1f s behind; claiming nothing new for %.1f s",
+                            loop.time() - woke, period)
+                self._overloaded_until = loop.time() + period
             held = list(self._inflight.values())
             if not held:
                 continue
             try:
-                lost = await self.deps.store.renew(self.owner, held)
+                taken = await self.deps.store.renew(self.owner, held)
             except StorageUnavailable:
                 log.warning("scheduler: could not renew %d lease(s): Redis unreachable", len(held))
                 continue
             except Exception:
                 log.exception("scheduler: renewing leases failed")
                 continue
-            still_running = {id(claim) for _, claim in self._inflight.values()}
-            for due, claim in lost:
-                if id(claim) in still_running:
-                    log.warning("lost the lease of %s (attempt %s): another replica has it", due.member,
-                                claim.attempt)
+            for due, claim in taken:
+                log.warning("lost the lease of %s (attempt %s): another replica has it", due.member, claim.attempt)
 
     async def _send(self, due: Due, claim: Claim, incident: Incident | None) -> None:
         try:

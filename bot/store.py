@@ -513,21 +513,22 @@ class Store(AlertStore):
 
     @_storage_errors
     async def renew(self, owner: str, claims: list[tuple[Due, Claim]]) -> list[tuple[Due, Claim]]:
-        """The heartbeat: renew every lease in `claims` (all `owner`'s) in one call. Returns the ones lost
-        (another replica took them, or they were finished); their leases are marked lost."""
+        """The heartbeat: renew every lease in `claims` (all `owner`'s) in one call. The leases not renewed
+        are marked lost; returns the claims another replica owns now (the others were finished or dropped)."""
         if not claims:
             return []
         sent_at = loop_time()
         lease_ms = max(claim.lease.ms for _, claim in claims)
         res = await self.scripts.renew(owner, lease_ms, [(_wanted(due).due_set, due.member) for due, _ in claims])
-        lost = []
+        taken = []
         for (due, claim), held in zip(claims, res, strict=True):
-            if int(held):
+            if int(held) == 1:
                 claim.lease.renewed(sent_at)
-            else:
-                claim.lease.lost = True
-                lost.append((due, claim))
-        return lost
+                continue
+            claim.lease.lost = True
+            if int(held) == 2:
+                taken.append((due, claim))
+        return taken
 
     @_storage_errors
     async def confirm(self, due: Due, claim: Claim, event: Event, *, need_phase: int | None = None,
