@@ -25,7 +25,7 @@ from tests.redis_server import RedisServer
 ACK_VARIANTS: tuple[str | None, ...] = (None, "session", "gcfreeze", "session,gcfreeze", "defer")
 if os.environ.get("BENCH_HIREDIS_PATH"):  # hiredis is not a dependency: only with a folder that has it
     ACK_VARIANTS += ("hiredis", "session,hiredis,gcfreeze")
-ESCALATION_VARIANTS = (None, "drain", "session", "session,drain")
+ESCALATION_VARIANTS = (None, "session")  # "drain" is built into the scheduler now
 
 
 async def main_async(parts: list[str]) -> int:
