@@ -99,7 +99,7 @@ class Scheduler:
         while not self._stopping:
             full = False
             try:
-                full = await self.tick() >= PAGE
+                full = await self.tick()
                 # The sweep runs beside the ticks: a part Slack is slow to take must not delay a due ping.
                 if loop.time() >= next_sweep and (self._sweep is None or self._sweep.done()):
                     next_sweep = loop.time() + SWEEP_INTERVAL
@@ -123,13 +123,13 @@ class Scheduler:
         except StorageUnavailable:
             return 0
 
-    async def tick(self) -> int:
-        """Claim and start sending a batch of what is due now; returns how many items one due set gave
-        (PAGE means a whole page: more may be due)."""
+    async def tick(self) -> bool:
+        """Claim and start sending a batch of what is due now; True when a due set gave a whole page, so
+        more may be due already."""
         loop = asyncio.get_running_loop()
         room = MAX_IN_FLIGHT - len(self._inflight)
         if room <= 0 or loop.time() < self._overloaded_until:
-            return 0
+            return False
         taken = await self.deps.store.take_due(self.owner, self.lease_ms, min(PAGE, room))
         running = {due.member: claim for due, claim in self._inflight.values()}
         fresh = []
@@ -146,7 +146,7 @@ class Scheduler:
             task = loop.create_task(self._send(due, claim, incidents.get(due.incident_id)))
             self._inflight[task] = (due, claim)
             task.add_done_callback(lambda t: self._inflight.pop(t, None))
-        return PAGE if taken.full else len(taken.claims)
+        return taken.full
 
     async def _renew(self) -> None:
         """The heartbeat: every third of a lease, renew the leases of everything in flight in one call. When
