@@ -52,6 +52,8 @@ def kill(proc: subprocess.Popen[str]) -> None:
 
 async def test_replica_killed_while_posting_is_taken_over_within_five_seconds(make_bot, driver, fake_slack,
                                                                                redis_url):
+    """A replica (a real `serve --http` process, default lease) is stuck posting three due pings, so they can
+    only be as late as its death allows: each must go out within 5 s of the SIGKILL, once."""
     requester = await make_bot(run_scheduler=False)
     store = requester.deps.store
     loop = asyncio.get_running_loop()
