@@ -12,6 +12,7 @@ also sweeps: parts of incidents left dirty by a failure are drawn again (sync.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from bot import sync
@@ -46,6 +47,7 @@ class Scheduler:
         self._stopping = False
         self._inflight: dict[asyncio.Task[None], tuple[Due, Claim]] = {}
         self._overloaded_until = 0.0  # loop time until which nothing new is claimed (see _renew)
+        self._room = asyncio.Event()  # set when a send ends: a replica at MAX_IN_FLIGHT may claim again
 
     @property
     def lease_ms(self) -> int:
@@ -111,7 +113,9 @@ class Scheduler:
                 log.exception("scheduler tick failed")
             if len(self._inflight) >= MAX_IN_FLIGHT:
                 # Busy: wait for a send to finish (or the interval) rather than claim what others could send.
-                await asyncio.wait(list(self._inflight), timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._room.wait(), timeout=interval)
             elif full:
                 await asyncio.sleep(0)  # more is due already: the next page at once, after letting sends run
             else:
@@ -145,8 +149,12 @@ class Scheduler:
         for due, claim in fresh:
             task = loop.create_task(self._send(due, claim, incidents.get(due.incident_id)))
             self._inflight[task] = (due, claim)
-            task.add_done_callback(lambda t: self._inflight.pop(t, None))
+            task.add_done_callback(self._done)
         return taken.full
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(task, None)
+        self._room.set()
 
     async def _renew(self) -> None:
         """The heartbeat: every third of a lease, renew the leases of everything in flight in one call. When
