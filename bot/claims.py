@@ -1,4 +1,4 @@
-"""Claims on scheduled work, and how long each is surely ours.
+"""Claims on scheduled work: where each item waits, when it is still wanted, how long a claim is surely ours.
 
 A replica takes due items in batches (store.take_due): one script call moves a page of due members a lease
 ahead, out of every other replica's sight, and one more checks each is still wanted and records this
@@ -21,9 +21,51 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.schedule import Due
+from bot import keys
+from bot.incident import RcaStatus, Status
+from bot.playbook import TARGET_NAMES
+from bot.schedule import Due, DueKind, PageAction
+from bot.scripts import ClaimItem
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """Where a scheduled item waits, and when it is still wanted: `live_field` == `live_value` and,
+    when `met_field` is given, that field is not set yet (what the item reminds of has not happened)."""
+
+    due_set: str
+    live_field: str
+    live_value: str
+    met_field: str = ""
+    live_key: str = ""  # the hash holding live_field; the incident's unless given
+
+
+def wanted(due: Due) -> Wanted:
+    if due.kind == DueKind.RCA:
+        return Wanted(keys.rca_due(), "rca_status", RcaStatus.DUE)
+    if due.kind == DueKind.TARGET and due.index == TARGET_NAMES.index("acknowledge"):
+        return Wanted(keys.due(), "status", Status.OPEN, "acknowledged_at")
+    if due.kind == DueKind.ALERT:
+        return Wanted(keys.alert_due(), "queued", "1", live_key=keys.alert_group(due.incident_id))
+    if due.kind == DueKind.PAGE:
+        # A trigger only while the incident is open; PagerDuty must hear an acknowledgement or a resolve
+        # whatever happens after it was queued (the incident's id never changes: always wanted).
+        if due.action == PageAction.TRIGGER:
+            return Wanted(keys.pages(), "status", Status.OPEN)
+        return Wanted(keys.pages(), "id", due.incident_id)
+    return Wanted(keys.due(), "status", Status.OPEN)
+
+
+def claim_item(due: Due, reserved_score: str = "", due_score: str = "") -> ClaimItem:
+    w = wanted(due)
+    return ClaimItem(w.due_set, due.member, w.live_key or keys.incident(due.incident_id), w.live_field, w.live_value,
+                     w.met_field, reserved_score, due_score)
+
+
+# Every sorted set of scheduled work the scheduler claims from.
+DUE_SETS = (keys.due(), keys.rca_due(), keys.pages(), keys.alert_due())
 
 
 def loop_time() -> float:

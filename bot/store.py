@@ -18,11 +18,10 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import keys
-from bot.claims import Claim, Taken, loop_time, outcomes, reserved
+from bot.claims import DUE_SETS, Claim, Taken, claim_item, loop_time, outcomes, reserved, wanted
 from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
-from bot.incident import Event, Incident, RcaStatus, Status
-from bot.playbook import TARGET_NAMES
-from bot.schedule import Due, DueKind, PageAction
+from bot.incident import Event, Incident
+from bot.schedule import Due
 from bot.scripts import ClaimItem, Scripts
 
 log = logging.getLogger(__name__)
@@ -124,44 +123,6 @@ class Drawing:
 
     incident: Incident
     shown_digest: str
-
-
-@dataclass(frozen=True)
-class _Wanted:
-    """Where a scheduled item waits, and when it is still wanted: `live_field` == `live_value` and,
-    when `met_field` is given, that field is not set yet (what the item reminds of has not happened)."""
-
-    due_set: str
-    live_field: str
-    live_value: str
-    met_field: str = ""
-    live_key: str = ""  # the hash holding live_field; the incident's unless given
-
-
-def _wanted(due: Due) -> _Wanted:
-    if due.kind == DueKind.RCA:
-        return _Wanted(keys.rca_due(), "rca_status", RcaStatus.DUE)
-    if due.kind == DueKind.TARGET and due.index == TARGET_NAMES.index("acknowledge"):
-        return _Wanted(keys.due(), "status", Status.OPEN, "acknowledged_at")
-    if due.kind == DueKind.ALERT:
-        return _Wanted(keys.alert_due(), "queued", "1", live_key=keys.alert_group(due.incident_id))
-    if due.kind == DueKind.PAGE:
-        # A trigger only while the incident is open; PagerDuty must hear an acknowledgement or a resolve
-        # whatever happens after it was queued (the incident's id never changes: always wanted).
-        if due.action == PageAction.TRIGGER:
-            return _Wanted(keys.pages(), "status", Status.OPEN)
-        return _Wanted(keys.pages(), "id", due.incident_id)
-    return _Wanted(keys.due(), "status", Status.OPEN)
-
-
-def _claim_item(due: Due, reserved_score: str = "", due_score: str = "") -> ClaimItem:
-    w = _wanted(due)
-    return ClaimItem(w.due_set, due.member, w.live_key or keys.incident(due.incident_id), w.live_field, w.live_value,
-                     w.met_field, reserved_score, due_score)
-
-
-# Every sorted set of scheduled work the scheduler claims from.
-DUE_SETS = (keys.due(), keys.rca_due(), keys.pages(), keys.alert_due())
 
 
 # Connections one replica may hold. Past it a command waits briefly for a free one instead of failing
@@ -470,7 +431,7 @@ class Store(AlertStore):
     async def schedule(self, plan: dict[Due, int]) -> None:
         by_set: dict[str, dict[str, float]] = {}
         for due, at in plan.items():
-            by_set.setdefault(_wanted(due).due_set, {})[due.member] = float(at)
+            by_set.setdefault(wanted(due).due_set, {})[due.member] = float(at)
         for key, items in by_set.items():
             # NX: re-planning never pushes back an item that is already due or claimed.
             await self.redis.zadd(key, items, nx=True)
@@ -496,7 +457,7 @@ class Store(AlertStore):
                 log.error("cannot read scheduled item %r; leaving it", member)
                 continue
             dues.append(due)
-            items.append(_claim_item(due, str(now + lease_ms), score))
+            items.append(claim_item(due, str(now + lease_ms), score))
         full = max(per_set) >= limit
         if not items:
             return Taken([], full)
@@ -508,7 +469,7 @@ class Store(AlertStore):
     async def claim(self, due: Due, owner: str, lease_ms: int, max_attempts: int = 10) -> Claim | None:
         """Claim one item if it is due now (take_due claims in batches)."""
         sent_at = loop_time()
-        res = await self.scripts.claim(owner, lease_ms, max_attempts, [_claim_item(due)])
+        res = await self.scripts.claim(owner, lease_ms, max_attempts, [claim_item(due)])
         return outcomes(res, [due], owner, lease_ms, sent_at)[0]
 
     @_storage_errors
@@ -519,7 +480,7 @@ class Store(AlertStore):
             return []
         sent_at = loop_time()
         lease_ms = max(claim.lease.ms for _, claim in claims)
-        res = await self.scripts.renew(owner, lease_ms, [(_wanted(due).due_set, due.member) for due, _ in claims])
+        res = await self.scripts.renew(owner, lease_ms, [(wanted(due).due_set, due.member) for due, _ in claims])
         taken = []
         for (due, claim), held in zip(claims, res, strict=True):
             if int(held) == 1:
@@ -536,7 +497,7 @@ class Store(AlertStore):
                       pages: list[PageRequest] | None = None) -> Incident | None:
         """Record the item just before posting it, renewing its lease; None if it must not be posted any more.
         The first confirm also queues `pages`."""
-        w = _wanted(due)
+        w = wanted(due)
         sent_at = loop_time()
         res = await self.scripts.confirm(w.due_set, due.member, due.incident_id, claim.owner, claim.lease.ms, event,
                                          need_phase, set_severity or "", w.live_field, w.live_value, w.met_field,
@@ -551,16 +512,16 @@ class Store(AlertStore):
     @_storage_errors
     async def release(self, due: Due, claim: Claim) -> bool:
         """Hand a claim back (shutting down); False if it was no longer ours."""
-        return bool(await self.scripts.release(_wanted(due).due_set, due.member, claim.owner))
+        return bool(await self.scripts.release(wanted(due).due_set, due.member, claim.owner))
 
     @_storage_errors
     async def finish(self, due: Due) -> None:
-        await self.scripts.finish(_wanted(due).due_set, due.member, due.incident_id)
+        await self.scripts.finish(wanted(due).due_set, due.member, due.incident_id)
 
     @_storage_errors
     async def retry_later(self, due: Due, claim: Claim, delay_ms: int, *, counted: bool = True) -> bool:
         """Send a claimed item again in `delay_ms`; False if the claim was no longer ours."""
-        return bool(await self.scripts.retry(_wanted(due).due_set, due.member, claim.owner, delay_ms, counted))
+        return bool(await self.scripts.retry(wanted(due).due_set, due.member, claim.owner, delay_ms, counted))
 
     @_storage_errors
     async def sending(self, incident_id: str) -> str | None:
@@ -624,7 +585,7 @@ class Store(AlertStore):
         """Whether any of these items is still waiting (or being sent)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for due in dues:
-                pipe.zscore(_wanted(due).due_set, due.member)
+                pipe.zscore(wanted(due).due_set, due.member)
             return any(score is not None for score in await pipe.execute())
 
 
