@@ -67,7 +67,7 @@ async def profile(kind: str, n: int, c: int) -> str:
         await store.close()
         bot.stop(signal.SIGINT)
         await fake.stop()
-        server.stop()
+        server.close()  # stop it and remove its data folder (a 100,000-incident run leaves ~100 MB)
     buf = io.StringIO()
     stats = pstats.Stats(str(out), stream=buf)
     stats.sort_stats("tottime").print_stats(35)

@@ -5,7 +5,8 @@
 - session: the Slack Web API client keeps one aiohttp session (keep-alive connections) instead of
   slack_sdk's default of a new session, and so a new TCP (and, against slack.com, TLS) connection, per call.
 - drain: the scheduler starts its next tick at once, instead of sleeping SCHEDULER_INTERVAL, when a tick
-  found a full page (50) of due items.
+  found a full page (50) of due items. (bot/scheduler.py does this itself now, so against the current bot
+  this changes nothing; kept to compare with older checkouts.)
 - hiredis: redis-py parses replies with hiredis instead of pure Python. hiredis is not a dependency, so
   it must be importable from BENCH_HIREDIS_PATH (`pip install --target DIR hiredis`), which the
   benchmarks put on this process's PYTHONPATH only.

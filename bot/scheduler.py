@@ -1,28 +1,40 @@
 """The background worker: every replica runs one; Redis decides who sends each due item, once.
 
-Each tick asks Redis for due items (one script call, cost independent of how many incidents are open),
-claims each with a lease and sends it (workflows/escalate.py; events for PagerDuty: workflows/page.py),
-or, for an alert group with deliveries waiting, processes them (workflows/alerts.py). A replica that dies
-mid-way lets its lease run out; the next claimant first looks for the earlier post before posting again.
-Every few ticks it also sweeps: parts of incidents left dirty by a failure are drawn again (sync.py).
+Each tick claims a batch of due items (two script calls, whatever the number of open incidents: see
+bot/claims.py), reads the incidents they concern in one round trip, and starts sending each
+(workflows/escalate.py; events for PagerDuty: workflows/page.py; alert groups: workflows/alerts.py). When a
+due set gave a whole page, the next tick follows at once instead of after SCHEDULER_INTERVAL. Beside the
+ticks, a heartbeat renews the leases of everything in flight in one call every third of a lease, so a
+replica stuck on a slow post keeps its items and one that died loses them within a lease. Every second it
+also sweeps: parts of incidents left dirty by a failure are drawn again (sync.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from bot import sync
+from bot.claims import Claim
 from bot.deps import Deps
 from bot.errors import StorageUnavailable
+from bot.incident import Incident
 from bot.schedule import Due, DueKind
-from bot.store import Claim, new_token
+from bot.store import new_token
 from bot.workflows import alerts, escalate, page
 
 log = logging.getLogger(__name__)
 
 # Seconds between sweeps for dirty parts.
 SWEEP_INTERVAL = 1.0
+# Items claimed per due set in one tick (one script call claims them all).
+PAGE = 100
+# Items one replica sends at once; past it, it claims nothing more until some are done, leaving the rest
+# to the other replicas (each claim is renewed by the heartbeat until it is done).
+MAX_IN_FLIGHT = 500
+# The kinds sent by workflows/escalate.py, which needs the incident: read for the whole batch at once.
+NEEDS_INCIDENT = frozenset({DueKind.ESCALATION, DueKind.PHASE, DueKind.TARGET, DueKind.RCA})
 
 
 class Scheduler:
@@ -30,25 +42,43 @@ class Scheduler:
         self.deps = deps
         self.owner = new_token()
         self._task: asyncio.Task[None] | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
         self._sweep: asyncio.Task[int] | None = None
         self._stopping = False
         self._inflight: dict[asyncio.Task[None], tuple[Due, Claim]] = {}
+        self._overloaded_until = 0.0  # loop time until which nothing new is claimed (see _renew)
+        self._room = asyncio.Event()  # set when a send ends: a replica at MAX_IN_FLIGHT may claim again
+
+    @property
+    def lease_ms(self) -> int:
+        return int(self.deps.settings.escalation_lease_seconds * 1000)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="scheduler")
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name="scheduler")
+        self._heartbeat = loop.create_task(self._renew(), name="scheduler-heartbeat")
 
     def pause(self) -> None:
         """Claim nothing more (the process is stopping); what is in flight goes on."""
         self._stopping = True
 
     async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        """Stop claiming; let sends in flight finish for up to `timeout` s, then hand back the rest."""
+        """Stop claiming; let sends in flight finish for up to `timeout` s (their leases still renewed),
+        then hand back the rest."""
         self._stopping = True  # a cancel swallowed inside a Redis call must not keep the loop going
         if self._sweep:
             self._sweep.cancel()
         if self._task:
             self._task.cancel()
             await asyncio.wait([self._task], timeout=timeout)
+        try:
+            await self._hand_back(timeout)
+        finally:
+            if self._heartbeat:
+                self._heartbeat.cancel()
+                await asyncio.gather(self._heartbeat, return_exceptions=True)
+
+    async def _hand_back(self, timeout: float) -> None:  # noqa: ASYNC109
         if not self._inflight:
             return
         _, pending = await asyncio.wait(list(self._inflight), timeout=timeout)
@@ -69,8 +99,9 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
         while not self._stopping:
+            full = False
             try:
-                await self.tick()
+                full = await self.tick()
                 # The sweep runs beside the ticks: a part Slack is slow to take must not delay a due ping.
                 if loop.time() >= next_sweep and (self._sweep is None or self._sweep.done()):
                     next_sweep = loop.time() + SWEEP_INTERVAL
@@ -80,7 +111,15 @@ class Scheduler:
                 await asyncio.sleep(1.0)
             except Exception:
                 log.exception("scheduler tick failed")
-            await asyncio.sleep(interval)
+            if len(self._inflight) >= MAX_IN_FLIGHT:
+                # Busy: wait for a send to finish (or the interval) rather than claim what others could send.
+                self._room.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._room.wait(), timeout=interval)
+            elif full:
+                await asyncio.sleep(0)  # more is due already: the next page at once, after letting sends run
+            else:
+                await asyncio.sleep(interval)
 
     async def _swept(self) -> int:
         try:
@@ -88,32 +127,70 @@ class Scheduler:
         except StorageUnavailable:
             return 0
 
-    async def tick(self) -> int:
-        """Claim and start sending everything due now; returns how many were claimed."""
-        members = await self.deps.store.due_members()
-        lease_ms = int(self.deps.settings.escalation_lease_seconds * 1000)
-
-        async def take(member: str) -> int:
-            due = Due.parse(member)
-            claim = await self.deps.store.claim(due, self.owner, lease_ms)
-            if claim is None:
-                return 0
-            task = asyncio.get_running_loop().create_task(self._send(due, claim))
+    async def tick(self) -> bool:
+        """Claim and start sending a batch of what is due now; True when a due set gave a whole page, so
+        more may be due already."""
+        loop = asyncio.get_running_loop()
+        room = MAX_IN_FLIGHT - len(self._inflight)
+        if room <= 0 or loop.time() < self._overloaded_until:
+            return False
+        taken = await self.deps.store.take_due(self.owner, self.lease_ms, min(PAGE, room))
+        running = {due.member: claim for due, claim in self._inflight.values()}
+        fresh = []
+        for due, claim in taken.claims:
+            if (mine := running.get(due.member)) is not None:
+                # Still sending it, but its lease ran out unrenewed and this replica took it again: the send
+                # under way goes on with the new lease, not a second one beside it.
+                mine.lease.until, mine.lease.lost = claim.lease.until, False
+            else:
+                fresh.append((due, claim))
+        wanted = {due.incident_id for due, _ in fresh if due.kind in NEEDS_INCIDENT}
+        incidents: dict[str, Incident] = await self.deps.store.get_many(wanted) if wanted else {}
+        for due, claim in fresh:
+            task = loop.create_task(self._send(due, claim, incidents.get(due.incident_id)))
             self._inflight[task] = (due, claim)
-            task.add_done_callback(lambda t: self._inflight.pop(t, None))
-            return 1
+            task.add_done_callback(self._done)
+        return taken.full
 
-        # Claims go out together: one after another, a burst of due pings fell seconds behind.
-        return sum(await asyncio.gather(*(take(m) for m in members)))
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(task, None)
+        self._room.set()
 
-    async def _send(self, due: Due, claim: Claim) -> None:
+    async def _renew(self) -> None:
+        """The heartbeat: every third of a lease, renew the leases of everything in flight in one call. When
+        it wakes up a whole period late, the event loop is overloaded: claim nothing new until the next beat,
+        so the sends under way keep their leases rather than lose them to another replica mid-post."""
+        loop = asyncio.get_running_loop()
+        period = self.lease_ms / 3000
+        while True:
+            woke = loop.time() + period
+            await asyncio.sleep(period)
+            if loop.time() - woke > period:
+                log.warning("scheduler: event loop %.1f s behind; claiming nothing new for %.1f s",
+                            loop.time() - woke, period)
+                self._overloaded_until = loop.time() + period
+            held = list(self._inflight.values())
+            if not held:
+                continue
+            try:
+                taken = await self.deps.store.renew(self.owner, held)
+            except StorageUnavailable:
+                log.warning("scheduler: could not renew %d lease(s): Redis unreachable", len(held))
+                continue
+            except Exception:
+                log.exception("scheduler: renewing leases failed")
+                continue
+            for due, claim in taken:
+                log.warning("lost the lease of %s (attempt %s): another replica has it", due.member, claim.attempt)
+
+    async def _send(self, due: Due, claim: Claim, incident: Incident | None) -> None:
         try:
             if due.kind == DueKind.ALERT:
                 await alerts.process(self.deps, due.incident_id, claim)
             elif due.kind == DueKind.PAGE:
                 await page.send(self.deps, due, claim)
             else:
-                await escalate.send(self.deps, due, claim)
+                await escalate.send(self.deps, due, claim, incident)
         except Exception:
-            # The lease runs out and another attempt follows; the metadata check prevents a double post.
+            # The lease runs out and another attempt follows; it looks for this one's post before posting.
             log.exception("sending %s failed (attempt %s)", claim.member, claim.attempt)

@@ -7,6 +7,7 @@ return Redis's raw answer; `store.py` turns it into domain values.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
@@ -40,6 +41,21 @@ def _timeline(incident_id: str) -> list[str]:
             keys.timeline_seen(incident_id)]
 
 
+@dataclass(frozen=True)
+class ClaimItem:
+    """One due item to claim: where it waits, the hash and field saying whether it is still wanted, and
+    the score reserve.lua moved it to ('' when not reserved: it must be due now)."""
+
+    due_set: str
+    member: str
+    live_key: str
+    live_field: str
+    live_value: str
+    met_field: str = ""
+    reserved: str = ""
+    due_score: str = ""
+
+
 class Scripts:
     """Registered once per Redis client; redis-py sends EVALSHA and reloads a script Redis forgot."""
 
@@ -55,6 +71,7 @@ class Scripts:
         self._lock_part, self._part_drawn = load("lock_part"), load("part_drawn")
         self._part_failed, self._part_posted = load("part_failed"), load("part_posted")
         self._release, self._retry = load("release"), load("retry")
+        self._reserve, self._renew = load("reserve"), load("renew")
         self._page_request, self._page_done, self._note = load("page_request"), load("page_done"), load("note")
         self._alert_enqueue, self._alert_begin = load("alert_enqueue"), load("alert_begin")
         self._alert_record, self._alert_link = load("alert_record"), load("alert_link")
@@ -136,20 +153,28 @@ class Scripts:
     async def due(self, sets: list[str], limit: int, age_ms: int = 0) -> Any:
         return await self._due(keys=sets, args=[str(limit), str(age_ms)])
 
-    async def claim(self, due_set: str, member: str, live_key: str, owner: str, lease_ms: int,
-                    max_attempts: int, live_field: str, live_value: str, met_field: str) -> Any:
-        return await self._claim(keys=[due_set, keys.job(member), live_key],
-                                 args=[member, owner, str(lease_ms), str(max_attempts), live_field, live_value,
-                                       met_field])
+    async def reserve(self, sets: list[str], limit: int, lease_ms: int) -> Any:
+        return await self._reserve(keys=sets, args=[str(limit), str(lease_ms)])
 
-    async def confirm(self, due_set: str, member: str, incident_id: str, owner: str, event: Event,
+    async def claim(self, owner: str, lease_ms: int, max_attempts: int, items: list[ClaimItem]) -> Any:
+        return await self._claim(keys=[k for i in items for k in (i.due_set, keys.job(i.member), i.live_key)],
+                                 args=[owner, str(lease_ms), str(max_attempts),
+                                       *(a for i in items for a in (i.member, i.reserved, i.due_score, i.live_field,
+                                                                    i.live_value, i.met_field))])
+
+    async def renew(self, owner: str, lease_ms: int, items: list[tuple[str, str]]) -> Any:
+        """`items`: (due set, member) of every claim to renew."""
+        return await self._renew(keys=[k for due_set, member in items for k in (due_set, keys.job(member))],
+                                 args=[owner, str(lease_ms), *(member for _, member in items)])
+
+    async def confirm(self, due_set: str, member: str, incident_id: str, owner: str, lease_ms: int, event: Event,
                       need_phase: int | None, set_severity: str, live_field: str, live_value: str,
                       met_field: str, fields: dict[str, str], pages: list[dict[str, str]]) -> Any:
         return await self._confirm(
             keys=[due_set, keys.job(member), *_timeline(incident_id), keys.pages(), keys.pager(incident_id),
                   keys.pager_index()],
             args=[member, owner, event.id, event.type, event.data_json, "" if need_phase is None else str(need_phase),
-                  set_severity, live_field, live_value, met_field, json.dumps(pages), *_pairs(fields)])
+                  set_severity, live_field, live_value, met_field, json.dumps(pages), str(lease_ms), *_pairs(fields)])
 
     async def release(self, due_set: str, member: str, owner: str) -> Any:
         return await self._release(keys=[due_set, keys.job(member)], args=[member, owner])

@@ -39,8 +39,9 @@ class Settings(BaseSettings):
     restrict_to_members: bool = False
     # How often each replica looks for due escalations; the on-time promise is one second.
     scheduler_interval: float = 0.2
-    # A replica that claimed a ping and died is replaced after this long.
-    escalation_lease_seconds: float = 30.0
+    # How long a claim on a due item (ping, reminder, PagerDuty event) holds without renewal: the replica
+    # sending it renews it every third of this, so one that died is replaced within this long.
+    escalation_lease_seconds: float = Field(default=3.0, ge=1.0, le=300.0)
     # A ping sent later than this after its due time says it is late (the bot was down).
     late_after_seconds: float = 10.0
     # The RCA is due this long after resolve unless the playbook sets `review_within`; the commander is

@@ -6,7 +6,7 @@ import functools
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
@@ -18,11 +18,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot import keys
+from bot.claims import DUE_SETS, Claim, Taken, claim_item, loop_time, outcomes, reserved, wanted
 from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
-from bot.incident import Event, Incident, RcaStatus, Status, incident_name
-from bot.playbook import TARGET_NAMES
-from bot.schedule import Due, DueKind, PageAction
-from bot.scripts import Scripts
+from bot.incident import Event, Incident, incident_name
+from bot.schedule import Due
+from bot.scripts import ClaimItem, Scripts
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -131,43 +131,6 @@ class Drawing:
 
     incident: Incident
     shown_digest: str
-
-
-@dataclass(frozen=True)
-class Claim:
-    member: str
-    owner: str
-    attempt: int
-    due_ms: int
-    now_ms: int  # Redis time at the claim
-
-
-@dataclass(frozen=True)
-class _Wanted:
-    """Where a scheduled item waits, and when it is still wanted: `live_field` == `live_value` and,
-    when `met_field` is given, that field is not set yet (what the item reminds of has not happened)."""
-
-    due_set: str
-    live_field: str
-    live_value: str
-    met_field: str = ""
-    live_key: str = ""  # the hash holding live_field; the incident's unless given
-
-
-def _wanted(due: Due) -> _Wanted:
-    if due.kind == DueKind.RCA:
-        return _Wanted(keys.rca_due(), "rca_status", RcaStatus.DUE)
-    if due.kind == DueKind.TARGET and due.index == TARGET_NAMES.index("acknowledge"):
-        return _Wanted(keys.due(), "status", Status.OPEN, "acknowledged_at")
-    if due.kind == DueKind.ALERT:
-        return _Wanted(keys.alert_due(), "queued", "1", live_key=keys.alert_group(due.incident_id))
-    if due.kind == DueKind.PAGE:
-        # A trigger only while the incident is open; PagerDuty must hear an acknowledgement or a resolve
-        # whatever happens after it was queued (the incident's id never changes: always wanted).
-        if due.action == PageAction.TRIGGER:
-            return _Wanted(keys.pages(), "status", Status.OPEN)
-        return _Wanted(keys.pages(), "id", due.incident_id)
-    return _Wanted(keys.due(), "status", Status.OPEN)
 
 
 # Connections one replica may hold. Past it a command waits briefly for a free one instead of failing
@@ -284,7 +247,7 @@ class Store(AlertStore):
         """Store a new incident, with what `plan` schedules for it, unless this request already made one:
         (created, incident id)."""
         plan = plan or {}
-        if any(_wanted(due).due_set != keys.due() for due in plan):
+        if any(wanted(due).due_set != keys.due() for due in plan):
             raise ValueError("an incident's plan holds only escalations, phase windows and targets")
         res = await self.scripts.create(incident_id, request_token, IDEM_TTL_S, fields, event,
                                         {due.member: at for due, at in plan.items()})
@@ -299,6 +262,17 @@ class Store(AlertStore):
         if not fields:
             raise IncidentGone()
         return Incident.from_redis(fields, steps)
+
+    @_storage_errors
+    async def get_many(self, incident_ids: Iterable[str]) -> dict[str, Incident]:
+        """Several incidents in one round trip (the scheduler's batch); those that are gone are left out."""
+        ids = list(incident_ids)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for incident_id in ids:
+                pipe.hgetall(keys.incident(incident_id))
+                pipe.hgetall(keys.steps(incident_id))
+            res = await pipe.execute()
+        return {i: Incident.from_redis(f, st) for i, f, st in zip(ids, res[::2], res[1::2], strict=True) if f}
 
     @_storage_errors
     async def incident_for_channel(self, channel_id: str) -> str | None:
@@ -498,53 +472,97 @@ class Store(AlertStore):
     async def schedule(self, plan: dict[Due, int]) -> None:
         by_set: dict[str, dict[str, float]] = {}
         for due, at in plan.items():
-            by_set.setdefault(_wanted(due).due_set, {})[due.member] = float(at)
+            by_set.setdefault(wanted(due).due_set, {})[due.member] = float(at)
         for key, items in by_set.items():
             # NX: re-planning never pushes back an item that is already due or claimed.
             await self.redis.zadd(key, items, nx=True)
 
     @_storage_errors
     async def due_members(self, limit: int = 50) -> list[str]:
-        return [str(m) for m in await self.scripts.due([keys.due(), keys.rca_due(), keys.pages(), keys.alert_due()],
-                                                       limit)]
+        return [str(m) for m in await self.scripts.due(list(DUE_SETS), limit)]
+
+    @_storage_errors
+    async def take_due(self, owner: str, lease_ms: int, limit: int, max_attempts: int = 10) -> Taken:
+        """Claim what is due, up to `limit` items from each due set, in two script calls (reserve, claim);
+        `full` when a set gave a whole page, so more may be due already."""
+        sent_at = loop_time()
+        now, found = reserved(await self.scripts.reserve(list(DUE_SETS), limit, lease_ms))
+        per_set = [0] * len(DUE_SETS)
+        dues: list[Due] = []
+        items: list[ClaimItem] = []
+        for index, member, score in found:
+            per_set[index - 1] += 1
+            try:
+                due = Due.parse(member)
+            except ValueError:
+                log.error("cannot read scheduled item %r; leaving it", member)
+                continue
+            dues.append(due)
+            items.append(claim_item(due, str(now + lease_ms), score))
+        full = max(per_set) >= limit
+        if not items:
+            return Taken([], full)
+        res = await self.scripts.claim(owner, lease_ms, max_attempts, items)
+        claims = outcomes(res, dues, owner, lease_ms, sent_at)
+        return Taken([(due, claim) for due, claim in zip(dues, claims, strict=True) if claim is not None], full)
 
     @_storage_errors
     async def claim(self, due: Due, owner: str, lease_ms: int, max_attempts: int = 10) -> Claim | None:
-        w = _wanted(due)
-        res = await self.scripts.claim(w.due_set, due.member, w.live_key or keys.incident(due.incident_id), owner,
-                                       lease_ms, max_attempts, w.live_field, w.live_value, w.met_field)
-        if res[0] == "gave_up":
-            log.error("giving up on %s after %s attempts", due.member, int(res[1]) - 1)
-        if res[0] != "claimed":
-            return None
-        return Claim(member=due.member, owner=owner, attempt=int(res[1]), due_ms=int(float(res[2])),
-                     now_ms=int(res[3]))
+        """Claim one item if it is due now (take_due claims in batches)."""
+        sent_at = loop_time()
+        res = await self.scripts.claim(owner, lease_ms, max_attempts, [claim_item(due)])
+        return outcomes(res, [due], owner, lease_ms, sent_at)[0]
+
+    @_storage_errors
+    async def renew(self, owner: str, claims: list[tuple[Due, Claim]]) -> list[tuple[Due, Claim]]:
+        """The heartbeat: renew every lease in `claims` (all `owner`'s) in one call. The leases not renewed
+        are marked lost; returns the claims another replica owns now (the others were finished or dropped)."""
+        if not claims:
+            return []
+        sent_at = loop_time()
+        lease_ms = max(claim.lease.ms for _, claim in claims)
+        res = await self.scripts.renew(owner, lease_ms, [(wanted(due).due_set, due.member) for due, _ in claims])
+        taken = []
+        for (due, claim), held in zip(claims, res, strict=True):
+            if int(held) == 1:
+                claim.lease.renewed(sent_at)
+                continue
+            claim.lease.lost = True
+            if int(held) == 2:
+                taken.append((due, claim))
+        return taken
 
     @_storage_errors
     async def confirm(self, due: Due, claim: Claim, event: Event, *, need_phase: int | None = None,
                       set_severity: str | None = None, fields: dict[str, str] | None = None,
                       pages: list[PageRequest] | None = None) -> Incident | None:
-        """Record the item just before posting it; None if it must not be posted any more. The first confirm
-        also queues `pages`."""
-        w = _wanted(due)
-        res = await self.scripts.confirm(w.due_set, due.member, due.incident_id, claim.owner, event, need_phase,
-                                         set_severity or "", w.live_field, w.live_value, w.met_field, fields or {},
-                                         [p.as_json() for p in pages or []])
-        return _snapshot(res[1], res[2]) if res[0] == "ok" else None
+        """Record the item just before posting it, renewing its lease; None if it must not be posted any more.
+        The first confirm also queues `pages`."""
+        w = wanted(due)
+        sent_at = loop_time()
+        res = await self.scripts.confirm(w.due_set, due.member, due.incident_id, claim.owner, claim.lease.ms, event,
+                                         need_phase, set_severity or "", w.live_field, w.live_value, w.met_field,
+                                         fields or {}, [p.as_json() for p in pages or []])
+        if res[0] == "lost":
+            claim.lease.lost = True
+        if res[0] != "ok":
+            return None
+        claim.lease.renewed(sent_at)
+        return _snapshot(res[1], res[2])
 
     @_storage_errors
     async def release(self, due: Due, claim: Claim) -> bool:
         """Hand a claim back (shutting down); False if it was no longer ours."""
-        return bool(await self.scripts.release(_wanted(due).due_set, due.member, claim.owner))
+        return bool(await self.scripts.release(wanted(due).due_set, due.member, claim.owner))
 
     @_storage_errors
     async def finish(self, due: Due) -> None:
-        await self.scripts.finish(_wanted(due).due_set, due.member, due.incident_id)
+        await self.scripts.finish(wanted(due).due_set, due.member, due.incident_id)
 
     @_storage_errors
     async def retry_later(self, due: Due, claim: Claim, delay_ms: int, *, counted: bool = True) -> bool:
         """Send a claimed item again in `delay_ms`; False if the claim was no longer ours."""
-        return bool(await self.scripts.retry(_wanted(due).due_set, due.member, claim.owner, delay_ms, counted))
+        return bool(await self.scripts.retry(wanted(due).due_set, due.member, claim.owner, delay_ms, counted))
 
     @_storage_errors
     async def sending(self, incident_id: str) -> str | None:
@@ -603,7 +621,7 @@ class Store(AlertStore):
         """Whether any of these items is still waiting (or being sent)."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for due in dues:
-                pipe.zscore(_wanted(due).due_set, due.member)
+                pipe.zscore(wanted(due).due_set, due.member)
             return any(score is not None for score in await pipe.execute())
 
 

@@ -90,10 +90,11 @@ async def make_bot(redis_url: str, fake_slack: FakeSlack) -> AsyncIterator[BotFa
                     clock: Callable[[], int] = wall_clock_ms, **settings: Any) -> Bot:
         settings.setdefault("templates_dir", ROOT / "templates")
         settings.setdefault("roster", ROSTER)
+        settings.setdefault("scheduler_interval", 0.1)
         config = load_settings(
             env_file=None, slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
             slack_api_url=fake_slack.url, redis_url=redis_url, playbooks_dir=playbooks,
-            announce_channel="#incidents", status_channel="#status", scheduler_interval=0.1, **settings,
+            announce_channel="#incidents", status_channel="#status", **settings,
         )
         books = load_playbooks(config.playbooks_dir)
         deps = Deps(settings=config, store=Store(connect(redis_url)), playbooks=books, clock=clock,

@@ -10,9 +10,9 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import keys
+from bot.claims import Claim
 from bot.incident import Event
 from bot.schedule import Due, DueKind
-from bot.store import Claim
 from bot.workflows.escalate import METADATA_TYPE
 from tests.conftest import eventually
 from tests.driver import find_element

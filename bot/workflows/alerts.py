@@ -15,13 +15,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks, forms, logs, metrics, parts
 from bot.alerts import Delivery, Notification, choose_playbook, delivery, group_id, label_sets, seen_key
+from bot.claims import Claim
 from bot.deps import Deps
 from bot.errors import BadInput, IncidentGone
 from bot.forms import DeclareForm
 from bot.incident import Source, Status
 from bot.playbook import Playbook
 from bot.replies import SUGGESTION_STALE, alert_already_declared
-from bot.store import Claim
 from bot.sync import find_posted, post, sync
 from bot.workflows import declare
 

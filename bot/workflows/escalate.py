@@ -1,9 +1,12 @@
 """What a due item posts: an escalation ping, a phase-window reminder, a missed-target reminder or the RCA
 reminder.
 
-Each is recorded (CONFIRM) just before it is posted, with message metadata naming the item, so a retry
-after a crash can find the earlier post instead of posting twice. An escalation's first CONFIRM also queues
-a PagerDuty trigger for each role of its level with a routing key (workflows/page.py sends them).
+Every attempt, the first one included, first looks in the channel for a message whose metadata names the
+item: an earlier attempt may have posted it and died before saying so, and after a Redis failover or
+restart even the record of that attempt may be gone, so only Slack knows. Then the item is recorded
+(CONFIRM, which also renews the claim's lease) and posted at once, unless the lease was lost or is too close
+to running out (bot/claims.py). An escalation's first CONFIRM also queues a PagerDuty trigger for each role
+of its level with a routing key (workflows/page.py sends them).
 """
 
 from __future__ import annotations
@@ -12,14 +15,17 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot import blocks, metrics, pagerduty, parts, replies
+from bot.claims import Claim, loop_time
 from bot.deps import Deps
 from bot.errors import BadInput
 from bot.incident import Event, Incident
 from bot.parts import Part
 from bot.playbook import TARGET_NAMES, Playbook
 from bot.schedule import Due, DueKind, is_late, lateness_ms
-from bot.store import Claim, Outcome, PageRequest
+from bot.store import Outcome, PageRequest
 from bot.sync import adopt, find_posted, post, sync
 
 log = logging.getLogger(__name__)
@@ -80,15 +86,15 @@ def notice_for(deps: Deps, due: Due, claim: Claim, incident: Incident, book: Pla
                   pages=pages)
 
 
-async def send(deps: Deps, due: Due, claim: Claim) -> None:
+async def send(deps: Deps, due: Due, claim: Claim, incident: Incident | None = None) -> None:
+    """Post a claimed item once; `incident` when the scheduler read it already (with the rest of its batch)."""
     store = deps.store
-    incident = await store.get(due.incident_id)
+    incident = incident or await store.get(due.incident_id)
     notice = notice_for(deps, due, claim, incident, deps.book(incident.playbook))
     if notice is None:
         await store.finish(due)
         return
-    earlier = await find_posted(deps, incident.channel_id, claim.due_ms, METADATA_TYPE, claim.member) \
-        if claim.attempt > 1 else ""
+    earlier = await _posted_before(deps, incident, claim)
     redraw = set(notice.redraw) | (set(parts.HEADLINE) if notice.set_severity else set())
     if earlier:
         # Posted by an attempt that died before finishing: keep that message, finish what it left undone.
@@ -98,6 +104,12 @@ async def send(deps: Deps, due: Due, claim: Claim) -> None:
         confirmed = await store.confirm(due, claim, notice.event, need_phase=notice.need_phase,
                                         set_severity=notice.set_severity, fields=notice.fields, pages=notice.pages)
         if confirmed is None:
+            return
+        if not claim.lease.safe_to_post(loop_time()):
+            # Stalled since the confirm (or the lease was lost): another replica may take the item before
+            # this post reaches Slack. Hand it back; the next attempt looks for a post first, as always.
+            log.warning("not posting %s: its lease is about to run out", claim.member)
+            await store.release(due, claim)
             return
         metadata: dict[str, Any] = {"event_type": METADATA_TYPE, "event_payload": {"id": claim.member}}
         # No client-side retries: a retried post could land twice; the next attempt checks Slack first.
@@ -112,6 +124,18 @@ async def send(deps: Deps, due: Due, claim: Claim) -> None:
         metrics.ESCALATION_LATENESS.observe(max(0, claim.now_ms - claim.due_ms) / 1000)
     if redraw:
         await sync(deps, incident.id, redraw)
+
+
+async def _posted_before(deps: Deps, incident: Incident, claim: Claim) -> str:
+    try:
+        return await find_posted(deps, incident.channel_id, claim.due_ms, METADATA_TYPE, claim.member)
+    except SlackApiError as e:
+        if claim.attempt > 1 or e.response.get("error") != "missing_scope":
+            raise
+        # Redis says no attempt came before, so only lost Redis writes (a failover) could make this a repeat.
+        log.warning("cannot read the history of %s to look for an earlier post (add the channels:history and "
+                    "groups:history scopes); posting %s", incident.channel_id, claim.member)
+        return ""
 
 
 async def acknowledge(deps: Deps, incident: Incident, book: Playbook, level: int, user: str) -> bool:

@@ -16,13 +16,14 @@ import logging
 from slack_sdk.errors import SlackApiError
 
 from bot import forms, logs, pagerduty, replies
+from bot.claims import Claim
 from bot.deps import Deps
 from bot.errors import BadInput, IncidentGone
 from bot.forms import echo
 from bot.incident import Event, Incident, pagerduty_actor
 from bot.pagerduty import WebhookEvent
 from bot.schedule import Due, PageAction
-from bot.store import Claim, PageRequest
+from bot.store import PageRequest
 from bot.workflows import escalate
 
 log = logging.getLogger(__name__)
