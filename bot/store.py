@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError, ReadOnlyError
+from redis.asyncio.client import Pipeline
+from redis.asyncio.sentinel import MasterNotFoundError
+from redis.exceptions import AuthenticationError, ClusterError, ReadOnlyError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -21,9 +21,12 @@ from bot import keys
 from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
 from bot.incident import Event, Incident, RcaStatus, Status
 from bot.playbook import TARGET_NAMES
+from bot.redis_conn import Link, connect
 from bot.schedule import Due, DueKind, PageAction
 from bot.scripts import Scripts
+from bot.settings import Settings
 
+__all__ = ["Store", "connect", "connect_settings"]
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -40,7 +43,8 @@ def _storage_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await fn(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError, ReadOnlyError) as e:
+        except (RedisConnectionError, RedisTimeoutError, OSError, ReadOnlyError, ClusterError,
+                RedisClusterException) as e:
             raise StorageUnavailable(_why(e)) from e
 
     return wrapper
@@ -52,12 +56,23 @@ def _why(error: Exception) -> str:
         return "authentication failed (check the password in REDIS_URL)"
     if isinstance(error, ReadOnlyError):
         return "it is a read-only replica"
+    if isinstance(error, MasterNotFoundError):
+        return f"Sentinel names no primary: {error}"
+    if isinstance(error, (ClusterError, RedisClusterException)):
+        return f"the Cluster can't serve the bot's keys ({type(error).__name__}: {error})"
     text = str(error)
     if "SSL" in text or "TLS" in text or "certificate" in text:
         return f"TLS handshake failed ({text})"
     if "refused" in text.lower():
         return f"connection refused ({text})"
     return text or type(error).__name__
+
+
+def connect_settings(settings: Settings, url: str) -> Link:
+    """`connect` with the REDIS_* settings (`url`: REDIS_URL, or the embedded server's)."""
+    password = settings.redis_sentinel_password
+    return connect(url, sentinel_password=password.get_secret_value() if password else None,
+                   wait_replicas=settings.wait_replicas, wait_timeout=settings.redis_wait_timeout)
 
 
 def _pairs(flat: list[Any]) -> dict[str, str]:
@@ -162,24 +177,6 @@ def _wanted(due: Due) -> _Wanted:
     return _Wanted(keys.due(), "status", Status.OPEN)
 
 
-# Connections one replica may hold. Past it a command waits briefly for a free one instead of failing
-# at once, which under a burst of clicks would read to people as "Redis unreachable".
-MAX_CONNECTIONS = 1000
-
-
-def connect(url: str) -> redis.Redis:
-    # Client-side timeouts rather than asyncio.wait_for: cancelling mid-command can corrupt a connection.
-    # Retries are short: a declare must still be answered inside Slack's 3 seconds when Redis is down.
-    pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=MAX_CONNECTIONS, timeout=1.0, decode_responses=True, socket_timeout=1.0,
-        socket_connect_timeout=0.5, health_check_interval=10,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2),
-    )
-    client = redis.Redis(connection_pool=pool)
-    client.auto_close_connection_pool = True
-    return client
-
-
 @dataclass(frozen=True)
 class Recorded:
     """What recording a delivery did: whether the incident took it, changed, and the notes it left to post."""
@@ -200,6 +197,7 @@ class AlertStore:
 
     redis: redis.Redis
     scripts: Scripts
+    link: Link
 
     @_storage_errors
     async def alert_enqueue(self, group: str, group_key: str, delivery: str) -> int:
@@ -240,7 +238,7 @@ class AlertStore:
     async def alert_suggested(self, group: str, fields: dict[str, str]) -> None:
         """What the suggestion for the group says, and where it was posted."""
         mapping: Mapping[Any, Any] = fields
-        await self.redis.hset(keys.alert_group(group), mapping=mapping)
+        await self.link.writes.commands(lambda p: p.hset(keys.alert_group(group), mapping=mapping), retry_safe=True)
 
     @_storage_errors
     async def alert_finish(self, group: str, claim: Claim, last_seq: int, retry_at: int | None = None) -> str:
@@ -248,12 +246,17 @@ class AlertStore:
 
 
 class Store(AlertStore):
-    def __init__(self, client: redis.Redis) -> None:
-        self.redis = client
-        self.scripts = Scripts(client)
+    """Takes what `connect` (redis_conn.py) made of REDIS_URL, or a bare client (no write confirmation)."""
+
+    def __init__(self, link: Link | redis.Redis) -> None:
+        if isinstance(link, redis.Redis):
+            link = Link.bare(link)
+        self.link = link
+        self.redis = link.client
+        self.scripts = Scripts(link.client, link.writes)
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.link.aclose()
 
     @_storage_errors
     async def ping(self) -> bool:
@@ -261,14 +264,15 @@ class Store(AlertStore):
 
     @_storage_errors
     async def write_probe(self) -> None:
-        """A write the current primary must accept (a replica answers READONLY)."""
-        await self.redis.set(keys.ready_probe(), "1", px=10_000)
+        """A write the current primary must accept (a replica answers READONLY), confirmed like any other."""
+        await self.link.writes.commands(lambda p: p.set(keys.ready_probe(), "1", px=10_000), retry_safe=True)
 
     # ------------------------------------------------------------ the incident
 
     @_storage_errors
     async def next_incident_id(self) -> str:
-        return str(await self.redis.incr(keys.incident_seq()))
+        # Confirmed, so that a primary promoted later never hands out the same number again.
+        return str((await self.link.writes.commands(lambda p: p.incr(keys.incident_seq()), retry_safe=True))[0])
 
     @_storage_errors
     async def create_incident(self, incident_id: str, request_token: str, fields: dict[str, str],
@@ -295,7 +299,8 @@ class Store(AlertStore):
     @_storage_errors
     async def bind_view(self, view_id: str, incident_id: str, response_url: str) -> None:
         """Remember what a modal we opened is for, so its submit is checked against this, not its metadata."""
-        await self.redis.set(keys.view(view_id), json.dumps({"i": incident_id, "r": response_url}), ex=IDEM_TTL_S)
+        value = json.dumps({"i": incident_id, "r": response_url})
+        await self.link.writes.commands(lambda p: p.set(keys.view(view_id), value, ex=IDEM_TTL_S), retry_safe=True)
 
     @_storage_errors
     async def view_binding(self, view_id: str) -> tuple[str, str] | None:
@@ -308,10 +313,11 @@ class Store(AlertStore):
 
     @_storage_errors
     async def link_channel(self, incident_id: str, channel_id: str, channel_name: str) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
+        def fill(pipe: Pipeline) -> None:
             pipe.set(keys.channel(channel_id), incident_id)
             pipe.hset(keys.incident(incident_id), mapping={"channel_id": channel_id, "channel_name": channel_name})
-            await pipe.execute()
+
+        await self.link.writes.commands(fill, retry_safe=True, transaction=True)
 
     @_storage_errors
     async def set_fields(self, incident_id: str, fields: dict[str, str], event: Event | None = None,
@@ -405,10 +411,13 @@ class Store(AlertStore):
 
     @_storage_errors
     async def mark_posting(self, incident_id: str, part: str, member: str, ttl_ms: int) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
+        now = float(await self._now_ms())
+
+        def fill(pipe: Pipeline) -> None:
             pipe.set(keys.posting(incident_id, part), "1", px=ttl_ms)
-            pipe.zadd(keys.dirty(), {member: float(await self._now_ms())}, nx=True)
-            await pipe.execute()
+            pipe.zadd(keys.dirty(), {member: now}, nx=True)
+
+        await self.link.writes.commands(fill, retry_safe=True, transaction=True)
 
     async def _now_ms(self) -> int:
         sec, usec = await self.redis.time()
@@ -422,10 +431,12 @@ class Store(AlertStore):
     async def posting_failed(self, incident_id: str, part: str, member: str) -> None:
         """A first post failed: no longer under way, and dirty (dated now) so the sweep posts it."""
         now = await self._now_ms()
-        async with self.redis.pipeline(transaction=True) as pipe:
+
+        def fill(pipe: Pipeline) -> None:
             pipe.delete(keys.posting(incident_id, part))
             pipe.zadd(keys.dirty(), {member: float(now)})
-            await pipe.execute()
+
+        await self.link.writes.commands(fill, retry_safe=True, transaction=True)
 
     @_storage_errors
     async def posting(self, incident_id: str, part: str) -> bool:
@@ -458,9 +469,15 @@ class Store(AlertStore):
         by_set: dict[str, dict[str, float]] = {}
         for due, at in plan.items():
             by_set.setdefault(_wanted(due).due_set, {})[due.member] = float(at)
-        for key, items in by_set.items():
-            # NX: re-planning never pushes back an item that is already due or claimed.
-            await self.redis.zadd(key, items, nx=True)
+
+
+        def fill(pipe: Pipeline) -> None:
+            for key, items in by_set.items():
+                # NX: re-planning never pushes back an item that is already due or claimed.
+                pipe.zadd(key, items, nx=True)
+
+        if by_set:
+            await self.link.writes.commands(fill, retry_safe=True)
 
     @_storage_errors
     async def due_members(self, limit: int = 50) -> list[str]:

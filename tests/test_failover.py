@@ -1,0 +1,226 @@
+"""Redis topologies with real processes: Sentinel failover (graceful and a crash) under clicks, a Cluster
+reached through a node that does not own the bot's slot, and REDIS_URL forms start-up refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from bot import handlers, keys
+from bot.embedded_redis import free_port
+from bot.errors import ConfigError, NotSaved, StorageUnavailable
+from bot.redis_conn import parse_redis_url
+from bot.settings import load_settings
+from tests.conftest import eventually
+from tests.flows import all_text, declare, phase_message
+from tests.redis_topology import IB_SLOT, Cluster, SentinelGroup
+from tests.test_escalation import pings
+from tests.test_service import ROOT, bot_env, start_bot
+
+DOWN_AFTER_MS = 1000
+# The promise: a new primary is followed within 10 s, plus Sentinel's down-after-milliseconds after a crash.
+FOLLOW_DEADLINE_S = 10 + DOWN_AFTER_MS / 1000
+BURST_STEPS = 36
+FAILOVER_AT = 8  # clicks sent before SENTINEL FAILOVER
+TOLD_ON_FAILURE = {NotSaved.MESSAGE, StorageUnavailable.MESSAGE}
+
+
+@pytest.fixture
+def sentinels() -> Iterator[SentinelGroup]:
+    group = SentinelGroup(down_after_ms=DOWN_AFTER_MS).start()
+    try:
+        yield group
+    finally:
+        group.close()
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    nodes = Cluster().start()
+    try:
+        yield nodes
+    finally:
+        nodes.close()
+
+
+def burst_playbooks(tmp_path: Path) -> Path:
+    steps = "".join(f"- [ ] Check item {i}\n" for i in range(BURST_STEPS))
+    (tmp_path / "burst.md").write_text(
+        "---\nkey: burst\ntitle: Click burst\nseverity: P3\nresponders: []\n---\n"
+        f"## Assess\n{steps}## Diagnose\n- [ ] Find it\n## Mitigate\n- [ ] Fix it\n## Resolve\n- [ ] Confirm\n")
+    return tmp_path
+
+
+def told(fake: Any, key: str) -> list[str]:
+    """What the bot told the person who made the request answered at `key` (nothing: it was done)."""
+    return [str(body.get("text")) for k, body in fake.response_posts if k == key]
+
+
+async def settled() -> None:
+    """Every listener still working after its ack (on any replica in this process) has finished."""
+    assert await handlers.drain(60) == 0
+
+
+async def ready(url: str) -> bool:
+    async with aiohttp.ClientSession() as session, session.get(url + "/readyz") as resp:
+        return resp.status == 200
+
+
+def stored_steps(group: SentinelGroup, port: int, incident_id: str) -> set[int]:
+    with group.client(port) as client:
+        fields = client.hgetall(keys.steps(incident_id))
+    return {int(field.split(":")[1]) for field in fields if field.startswith("0:")}
+
+
+async def test_graceful_failover_during_a_click_burst_loses_no_acknowledged_check_off(
+        make_bot, driver, fake_slack, sentinels, tmp_path):
+    books = burst_playbooks(tmp_path)
+    bots = [await make_bot(playbooks=books, redis_url=sentinels.url) for _ in range(2)]
+    inc = await declare(driver, bots[0], fake_slack, "burst Checkout is slow")
+    message = phase_message(fake_slack, inc.channel, 0)
+    old = sentinels.primary()
+
+    async def click(step: int) -> None:
+        status, body = await driver.click(message, f"step:0:{step}", user="U_ALICE", url=bots[step % 2].url,
+                                          key=f"burst-{step}")
+        assert status == 200, body
+
+    sent = []
+    for step in range(BURST_STEPS):
+        if step == FAILOVER_AT:
+            sentinels.failover()
+        sent.append(asyncio.create_task(click(step)))
+        await asyncio.sleep(0.1)
+    await asyncio.gather(*sent)
+    await settled()
+    new = await eventually(lambda: (port := sentinels.primary()) != old and sentinels.role(port) == "master"
+                           and port, timeout=FOLLOW_DEADLINE_S)
+
+    answers = {step: told(fake_slack, f"burst-{step}") for step in range(BURST_STEPS)}
+    acknowledged = {step for step, said in answers.items() if not said}
+    # Every check-off nobody heard a complaint about is on the new primary; the others heard why.
+    assert acknowledged - stored_steps(sentinels, new, inc.incident_id) == set()
+    assert {text for said in answers.values() for text in said} <= TOLD_ON_FAILURE, answers
+    # The bots followed: the clicks of the last two seconds went through on the new primary.
+    assert set(range(BURST_STEPS - 20, BURST_STEPS)) <= acknowledged, answers
+    assert all([await ready(bot.url) for bot in bots])
+    # Those who were told to try again can: the same click now works.
+    for step in sorted(set(range(BURST_STEPS)) - acknowledged):
+        await click(step)
+    await settled()
+    assert stored_steps(sentinels, new, inc.incident_id) == set(range(BURST_STEPS))
+    # And the checklist shows it: whatever drawing the failover interrupted is repaired.
+    await eventually(lambda: all_text(phase_message(fake_slack, inc.channel, 0)).count("✅") == BURST_STEPS,
+                     timeout=30)
+
+
+async def test_primary_killed_the_bot_follows_the_promoted_replica(make_bot, driver, fake_slack, sentinels):
+    bot = await make_bot(redis_url=sentinels.url)
+    inc = await declare(driver, bot, fake_slack, "wide Checkout is slow")
+    message = phase_message(fake_slack, inc.channel, 0)
+    old = sentinels.primary()
+    sentinels.kill(old)
+    attempts = []
+
+    async def click_works() -> bool:
+        key = f"after-kill-{len(attempts)}"
+        attempts.append(key)
+        status, _ = await driver.click(message, "step:0:0", user="U_ALICE", url=bot.url, key=key)
+        assert status == 200
+        await settled()
+        return not told(fake_slack, key)
+
+    await eventually(click_works, timeout=FOLLOW_DEADLINE_S, interval=0.2)
+    new = sentinels.primary()
+    assert new != old and sentinels.role(new) == "master"
+    assert 0 in stored_steps(sentinels, new, inc.incident_id)
+    assert {text for key in attempts for text in told(fake_slack, key)} <= TOLD_ON_FAILURE
+    assert await eventually(lambda: ready(bot.url), timeout=5)
+
+
+async def test_cluster_through_a_node_that_does_not_own_the_slot(make_bot, driver, fake_slack, cluster):
+    entry = next(port for port in cluster.ports if port != cluster.owner(IB_SLOT))
+    bot = await make_bot(redis_url=cluster.url(entry))
+    assert await ready(bot.url)
+    inc = await declare(driver, bot, fake_slack, "fast Checkout latency")
+    message = phase_message(fake_slack, inc.channel, 0)
+    status, _ = await driver.click(message, "step:0:0", user="U_ALICE", url=bot.url, key="cluster-click")
+    assert status == 200
+    await settled()
+    assert told(fake_slack, "cluster-click") == []
+    assert (await bot.deps.store.get(inc.incident_id)).steps
+    # The scheduler claims the first escalation (due a second after declaring) and posts it.
+    await eventually(lambda: len(pings(fake_slack, inc.channel)) >= 1, timeout=10)
+
+
+BAD_URLS = [
+    ("redis+sentinel://:s3cret-pw@10.0.0.1:26379,10.0.0.2:26379", "master name"),
+    ("redis+sentinel://:s3cret-pw@10.0.0.1:notaport/mymaster", "port"),
+    ("redis+sentinel://:s3cret-pw@10.0.0.1:26379/mymaster/zero", "database"),
+    ("redis+sentinel://:s3cret-pw@,10.0.0.2/mymaster", "empty host"),
+    ("redis+cluster://:s3cret-pw@10.0.0.1:6379/3", "database"),
+    ("redis+cluster://:s3cret-pw@10.0.0.1:6379?ssl=true", "options"),
+    ("mongodb://:s3cret-pw@10.0.0.1", "redis+sentinel://"),
+    ("redis://:s3cret-pw@10.0.0.1:99999/0", "port"),
+    ("redis://:s3cret-pw@10.0.0.1:6379/zero", "database"),
+]
+
+
+@pytest.mark.parametrize(("url", "says"), BAD_URLS)
+def test_a_malformed_redis_url_is_one_line_naming_it_and_never_the_password(url, says):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(env_file=None, redis_url=url)
+    message = caught.value.user_message
+    assert message.startswith("setting REDIS_URL: ") and says in message and "\n" not in message, message
+    assert "s3cret-pw" not in message
+
+
+def test_wait_replicas_is_refused_where_it_cannot_work():
+    with pytest.raises(ConfigError, match="setting REDIS_WAIT_REPLICAS: must be 0 with a redis.cluster"):
+        load_settings(env_file=None, redis_url="redis+cluster://10.0.0.1:6379", redis_wait_replicas=1)
+    with pytest.raises(ConfigError, match="setting REDIS_WAIT_REPLICAS: must be 0 with the embedded Redis"):
+        load_settings(env_file=None, redis_wait_replicas=1)
+
+
+def test_redis_url_forms():
+    sentinel = parse_redis_url("redis+sentinel://app:p%40ss@10.0.0.1,[::1]:26380/my-master/2")
+    assert (sentinel.kind, sentinel.hosts, sentinel.master, sentinel.db) == (
+        "sentinel", (("10.0.0.1", 26379), ("::1", 26380)), "my-master", 2)
+    assert (sentinel.username, sentinel.password) == ("app", "p@ss") and "p@ss" not in sentinel.describe()
+    cluster = parse_redis_url("redis+cluster://10.0.0.1:7000,10.0.0.2")
+    assert (cluster.kind, cluster.hosts, cluster.password) == ("cluster", (("10.0.0.1", 7000), ("10.0.0.2", 6379)),
+                                                               None)
+    for url in ("redis://localhost:6379/0", "rediss://:pw@cache.example.com:6380", "unix:///run/redis.sock?db=1"):
+        assert parse_redis_url(url).kind == "server"
+    settings = load_settings(env_file=None, redis_url="redis+sentinel://:pw@10.0.0.1/mymaster",
+                             redis_sentinel_password="sentinel-pw")
+    assert settings.wait_replicas == 1 and {"pw", "sentinel-pw"} <= set(settings.secret_values())
+    assert load_settings(env_file=None, redis_url="redis://localhost").wait_replicas == 0
+
+
+def test_check_refuses_a_malformed_url_in_one_line():
+    env = {**bot_env(REDIS_URL="redis+sentinel://:s3cret-pw@10.0.0.1:26379")}
+    proc = subprocess.run([sys.executable, "-m", "bot", "check"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "REDIS_URL" in lines[0] and "master name" in lines[0], proc.stderr
+    assert "s3cret-pw" not in proc.stderr + proc.stdout
+
+
+async def test_serving_with_no_sentinel_answering_stops_in_one_line(fake_slack):
+    url = f"redis+sentinel://:s3cret-pw@127.0.0.1:{free_port()},127.0.0.1:{free_port()}/ib"
+    proc = start_bot(bot_env(REDIS_URL=url, SLACK_API_URL=fake_slack.url, REDIS_SENTINEL_PASSWORD="other-pw"),
+                     free_port())
+    _, err = await asyncio.to_thread(proc.communicate, timeout=30)
+    assert proc.returncode == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "REDIS_URL" in lines[0] and "Sentinel names no primary" in lines[0], err
+    assert "s3cret-pw" not in err and "other-pw" not in err
