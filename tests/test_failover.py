@@ -4,6 +4,7 @@ reached through a node that does not own the bot's slot, and REDIS_URL forms sta
 from __future__ import annotations
 
 import asyncio
+import inspect
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from redis.crc import key_slot
 
 from bot import handlers, keys
 from bot.embedded_redis import free_port
@@ -156,8 +158,23 @@ async def test_cluster_through_a_node_that_does_not_own_the_slot(make_bot, drive
     await settled()
     assert told(fake_slack, "cluster-click") == []
     assert (await bot.deps.store.get(inc.incident_id)).steps
-    # The scheduler claims the first escalation (due a second after declaring) and posts it.
-    await eventually(lambda: len(pings(fake_slack, inc.channel)) >= 1, timeout=10)
+    # The scheduler claims the first escalation (due a second after declaring) and posts it; it can be
+    # acknowledged, and the phase completed (the script with the most keys).
+    ping = (await eventually(lambda: pings(fake_slack, inc.channel), timeout=10))[0]
+    await driver.click(ping, "ack_escalation:0", user="U_LEAD", url=bot.url, key="cluster-ack")
+    await driver.click(phase_message(fake_slack, inc.channel, 0), "complete_phase:0", user="U_ALICE", url=bot.url,
+                       key="cluster-complete")
+    await settled()
+    assert told(fake_slack, "cluster-ack") == told(fake_slack, "cluster-complete") == []
+    await eventually(lambda: "Acknowledged by <@U_LEAD>" in all_text(fake_slack.message(inc.channel, ping.ts)))
+    assert (await bot.deps.store.get(inc.incident_id)).phase == 1
+
+
+def test_every_key_shares_one_cluster_slot():
+    """What lets every script and transaction run on one Cluster node: each key of keys.py hashes to IB_SLOT."""
+    built = [fn(*["x"] * len(inspect.signature(fn).parameters)) for name, fn in inspect.getmembers(keys)
+             if inspect.isfunction(fn) and fn.__module__ == keys.__name__ and not name.startswith("_")]
+    assert len(built) > 20 and {key_slot(k.encode()) for k in built} == {IB_SLOT}
 
 
 BAD_URLS = [
