@@ -18,7 +18,7 @@ import redis.asyncio as redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 
 from bot.replication import SentinelWatch, Writes
 
@@ -75,7 +75,7 @@ def parse_redis_url(url: str) -> RedisTarget:
     username, password = _credentials(creds)
     hosts = tuple(_host(part, i, SENTINEL_PORT if kind == "sentinel" else REDIS_PORT, kind)
                   for i, part in enumerate(host_list.split(","), 1))
-    segments = [s for s in path.split("/")] if path else []
+    segments = path.split("/") if path else []
     if kind == "cluster":
         if segments and segments != ["0"] and segments != [""]:
             raise ValueError("names no database in a redis+cluster:// URL (a Cluster has only database 0), "
@@ -114,22 +114,20 @@ def _host(part: str, n: int, default_port: int, kind: str) -> tuple[str, int]:
 
 
 def _check_server(scheme: str, url: str) -> None:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-        hostname = parts.hostname
-    except ValueError:
-        raise ValueError(f"has a port that is not a number from 1 to 65535, e.g. {EXAMPLES['server']}") from None
+    parts = urlsplit(url)
     if scheme == "unix":
         if not parts.path:
             raise ValueError("needs the socket's path, e.g. unix:///run/redis/redis.sock?db=0")
         return
-    if not hostname:
+    try:
+        parts.port  # noqa: B018 - urllib checks the port only when asked
+    except ValueError:
+        raise ValueError(f"has a port that is not a number from 1 to 65535, e.g. {EXAMPLES['server']}") from None
+    if not parts.hostname:
         raise ValueError(f"needs a host, e.g. {EXAMPLES['server']}")
     db = parts.path.strip("/")
     if db and not db.isdigit():
         raise ValueError(f"should end with a database number, e.g. {EXAMPLES['server']}")
-    del port
 
 
 @dataclass
@@ -185,9 +183,11 @@ def connect(url: str, *, sentinel_password: str | None = None, wait_replicas: in
         # The Cluster client speaks the same commands (routing each by its key's slot); one type for the Store.
         client = cast(redis.Redis, cluster)
         return Link(target, client, Writes(client, wanted=0, timeout_s=wait_timeout))
+    # No retries against one sentinel: one that does not answer is skipped for the next (redis-py's default
+    # would back off for seconds on each, and start-up would take half a minute to say none answers).
     sentinel = Sentinel(list(target.hosts), sentinel_kwargs={  # type: ignore[no-untyped-call]
         "password": sentinel_password, "socket_timeout": SENTINEL_TIMEOUT_S,
-        "socket_connect_timeout": SENTINEL_TIMEOUT_S, "decode_responses": True})
+        "socket_connect_timeout": SENTINEL_TIMEOUT_S, "decode_responses": True, "retry": Retry(NoBackoff(), 0)})
     client = sentinel.master_for(target.master, connection_pool_class=_SentinelPool, db=target.db,
                                  username=target.username, password=target.password,
                                  max_connections=MAX_CONNECTIONS, timeout=1.0, **options)

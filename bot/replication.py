@@ -58,6 +58,8 @@ class SentinelWatch:
     """The sentinels' view of one primary, asked at most once a second (more often only after a write went
     wrong), and the pool kept pointing at the primary they name."""
 
+    NO_PRIMARY = "no sentinel names a primary"
+
     def __init__(self, sentinel: Sentinel, name: str, pool: SentinelConnectionPool) -> None:
         self.sentinel, self.name, self.pool = sentinel, name, pool
         self._view: View | None = None
@@ -67,8 +69,8 @@ class SentinelWatch:
         """The current view; with `newer_than`, one taken after that moment, once the sentinels settled (or
         SETTLE_S passed)."""
         wanted_after = time.monotonic() - VIEW_MAX_AGE_S if newer_than is None else newer_than
-        if self._view is not None and self._view.at > wanted_after:
-            return self._view
+        if self._view is not None and (self._view.at > wanted_after or (newer_than is None and self._lock.locked())):
+            return self._view  # recent enough, or being refreshed: a slow sentinel must not hold up every write
         async with self._lock:  # one look at a time; those waiting take its answer
             if self._view is not None and self._view.at > wanted_after:
                 return self._view
@@ -88,7 +90,7 @@ class SentinelWatch:
         states = [a for a in answers if not isinstance(a, str)]
         if not states:
             why = "; ".join(sorted({a for a in answers if isinstance(a, str)}))
-            raise MasterNotFoundError(f"no sentinel names a primary for {self.name!r} ({why})")
+            raise MasterNotFoundError(f"{self.NO_PRIMARY} for {self.name!r} ({why})")
         primaries = {primary for primary, _, _ in states}
         primary, replicas_up, _ = max(states, key=lambda s: s[1])
         settled = len(primaries) == 1 and not any(f for _, _, f in states)

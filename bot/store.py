@@ -22,6 +22,7 @@ from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
 from bot.incident import Event, Incident, RcaStatus, Status
 from bot.playbook import TARGET_NAMES
 from bot.redis_conn import Link, connect
+from bot.replication import SentinelWatch
 from bot.schedule import Due, DueKind, PageAction
 from bot.scripts import Scripts
 from bot.settings import Settings
@@ -57,7 +58,11 @@ def _why(error: Exception) -> str:
     if isinstance(error, ReadOnlyError):
         return "it is a read-only replica"
     if isinstance(error, MasterNotFoundError):
-        return f"Sentinel names no primary: {error}"
+        # The watch's own message says why; redis-py's lists every sentinel client and is not worth reading.
+        said = str(error)
+        return said if said.startswith(SentinelWatch.NO_PRIMARY) else (
+            f"{SentinelWatch.NO_PRIMARY} (sentinels unreachable, wrong master name or REDIS_SENTINEL_PASSWORD, "
+            "or the primary is down)")
     if isinstance(error, (ClusterError, RedisClusterException)):
         return f"the Cluster can't serve the bot's keys ({type(error).__name__}: {error})"
     text = str(error)

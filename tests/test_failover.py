@@ -16,7 +16,7 @@ import pytest
 from redis.crc import key_slot
 
 from bot import handlers, keys
-from bot.embedded_redis import free_port
+from bot.embedded_redis import free_port, terminate
 from bot.errors import ConfigError, NotSaved, StorageUnavailable
 from bot.redis_conn import parse_redis_url
 from bot.settings import load_settings
@@ -147,6 +147,18 @@ async def test_primary_killed_the_bot_follows_the_promoted_replica(make_bot, dri
     assert await eventually(lambda: ready(bot.url), timeout=5)
 
 
+async def test_a_change_no_replica_confirms_is_told_as_not_saved(make_bot, driver, fake_slack):
+    """REDIS_WAIT_REPLICAS=1 on a server with no replica: the click is stored but can't be confirmed."""
+    bot = await make_bot()
+    inc = await declare(driver, bot, fake_slack, "wide Checkout is slow")
+    careful = await make_bot(redis_wait_replicas=1, redis_wait_timeout=0.1)
+    await driver.click(phase_message(fake_slack, inc.channel, 0), "step:0:0", user="U_ALICE", url=careful.url,
+                       key="unconfirmed")
+    await settled()
+    assert told(fake_slack, "unconfirmed") == [NotSaved.MESSAGE]
+    assert not await ready(careful.url) and await ready(bot.url)
+
+
 async def test_cluster_through_a_node_that_does_not_own_the_slot(make_bot, driver, fake_slack, cluster):
     entry = next(port for port in cluster.ports if port != cluster.owner(IB_SLOT))
     bot = await make_bot(redis_url=cluster.url(entry))
@@ -236,8 +248,11 @@ async def test_serving_with_no_sentinel_answering_stops_in_one_line(fake_slack):
     url = f"redis+sentinel://:s3cret-pw@127.0.0.1:{free_port()},127.0.0.1:{free_port()}/ib"
     proc = start_bot(bot_env(REDIS_URL=url, SLACK_API_URL=fake_slack.url, REDIS_SENTINEL_PASSWORD="other-pw"),
                      free_port())
-    _, err = await asyncio.to_thread(proc.communicate, timeout=30)
+    try:
+        _, err = await asyncio.to_thread(proc.communicate, timeout=30)
+    finally:
+        terminate(proc)
     assert proc.returncode == 1
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and "REDIS_URL" in lines[0] and "Sentinel names no primary" in lines[0], err
+    assert len(lines) == 1 and "REDIS_URL" in lines[0] and "no sentinel names a primary" in lines[0], err
     assert "s3cret-pw" not in err and "other-pw" not in err
