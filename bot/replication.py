@@ -8,7 +8,9 @@ So each write is sent with `WAIT <n> <ms>` on the same connection (one pipeline)
     many as are up have it (a primary whose replica died keeps working).
 Otherwise the sentinels are asked again, waiting out a failover under way, and the pool follows the new
 primary; a write that is safe to repeat is written again there, any other raises NotSaved, which the person
-reads as "may not have been saved, please try again". Nothing here is retried blindly.
+reads as "may not have been saved, please try again". This module repeats a write only when a second run
+is harmless (redis-py itself still resends a command whose connection dropped mid-way: scripts.py says which
+scripts take that well).
 """
 
 from __future__ import annotations
@@ -154,14 +156,17 @@ class Writes:
         if not self.wanted and self.watch is None:
             return await script(keys=list(keys), args=list(args))
 
-        def fill(pipe: Pipeline) -> None:
+        def run(pipe: Pipeline) -> None:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
 
+        def load_and_run(pipe: Pipeline) -> None:
+            pipe.script_load(script.script)  # on the same connection, so on the server that runs it
+            run(pipe)
+
         try:
-            return (await self._confirmed(fill, retry_safe=retry_safe))[0]
-        except NoScriptError:  # Redis forgot it (restart, failover): refused, so nothing ran
-            await self.client.script_load(script.script)
-            return (await self._confirmed(fill, retry_safe=retry_safe))[0]
+            return (await self._confirmed(run, retry_safe=retry_safe))[0]
+        except NoScriptError:  # this server lacks it (restarted, or newly primary): refused, so nothing ran
+            return (await self._confirmed(load_and_run, retry_safe=retry_safe))[1]
 
     async def read(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """A script that only reads. The scheduler runs one every tick, so this is also where an idle replica
@@ -187,11 +192,12 @@ class Writes:
         return list((await self._confirmed(atomically, retry_safe=retry_safe))[-1])
 
     async def _confirmed(self, fill: Fill, *, retry_safe: bool) -> list[Any]:
-        """The answers of the commands `fill` queues, once they count."""
+        """Redis's raw answers to the commands `fill` queues, once they count."""
         for attempt in range(1, ATTEMPTS + 1):
             view = await self._view()
             need = self.wanted if view is None else min(self.wanted, view.replicas_up)
-            pipe = _Tracked(self.client.connection_pool, self.client.response_callbacks, False, None)
+            # Raw replies, no response callbacks: one could choke on the QUEUED a spelled-out transaction answers.
+            pipe = _Tracked(self.client.connection_pool, {}, False, None)
             async with pipe:
                 fill(pipe)
                 if need:
