@@ -11,7 +11,7 @@ bad URL quotes the URL, so none can leak a password.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import unquote, urlsplit
 
 import redis.asyncio as redis
@@ -21,6 +21,9 @@ from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff, NoBackoff
 
 from bot.replication import SentinelWatch, Writes
+
+if TYPE_CHECKING:  # settings.py imports this module to check REDIS_URL
+    from bot.settings import Settings
 
 SENTINEL_PORT, REDIS_PORT = 26379, 6379
 EXAMPLES = {
@@ -193,3 +196,10 @@ def connect(url: str, *, sentinel_password: str | None = None, wait_replicas: in
                                  max_connections=MAX_CONNECTIONS, timeout=1.0, **options)
     watch = SentinelWatch(sentinel, target.master, cast(SentinelConnectionPool, client.connection_pool))
     return Link(target, client, Writes(client, wanted=wanted, timeout_s=wait_timeout, watch=watch), sentinel)
+
+
+def connect_settings(settings: Settings, url: str) -> Link:
+    """`connect` with the REDIS_* settings (`url`: REDIS_URL, or the embedded server's)."""
+    password = settings.redis_sentinel_password
+    return connect(url, sentinel_password=password.get_secret_value() if password else None,
+                   wait_replicas=settings.wait_replicas, wait_timeout=settings.redis_wait_timeout)

@@ -21,13 +21,12 @@ from bot import keys
 from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
 from bot.incident import Event, Incident, RcaStatus, Status
 from bot.playbook import TARGET_NAMES
-from bot.redis_conn import Link, connect
+from bot.redis_conn import Link, connect, connect_settings
 from bot.replication import SentinelWatch
 from bot.schedule import Due, DueKind, PageAction
 from bot.scripts import Scripts
-from bot.settings import Settings
 
-__all__ = ["Store", "connect", "connect_settings"]
+__all__ = ["Store", "connect", "connect_settings"]  # callers make the connection and the store together
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -71,13 +70,6 @@ def _why(error: Exception) -> str:
     if "refused" in text.lower():
         return f"connection refused ({text})"
     return text or type(error).__name__
-
-
-def connect_settings(settings: Settings, url: str) -> Link:
-    """`connect` with the REDIS_* settings (`url`: REDIS_URL, or the embedded server's)."""
-    password = settings.redis_sentinel_password
-    return connect(url, sentinel_password=password.get_secret_value() if password else None,
-                   wait_replicas=settings.wait_replicas, wait_timeout=settings.redis_wait_timeout)
 
 
 def _pairs(flat: list[Any]) -> dict[str, str]:
