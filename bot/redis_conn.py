@@ -35,7 +35,7 @@ EXAMPLES = {
 # at once, which under a burst of clicks would read to people as "Redis unreachable".
 MAX_CONNECTIONS = 1000
 # Sentinels answer from memory; one that does not answer within this is skipped.
-SENTINEL_TIMEOUT_S = 0.5
+SENTINEL_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True)

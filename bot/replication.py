@@ -47,11 +47,14 @@ ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class View:
-    """What the sentinels say: the primary, how many of its replicas are up and in sync, and whether they all
-    agree with no failover under way (`settled`)."""
+    """What the sentinels say: the primary, how many of its replicas are up and in sync, whether a failover is
+    visibly under way (they disagree, or one is running it), and whether every one of them answered, agreeing,
+    with none under way (`settled`). Only a settled view may vouch for a write no replica confirmed: the
+    sentinel running a failover is the only one that knows of it until it ends, so its silence counts."""
 
     primary: Address
     replicas_up: int
+    moving: bool
     settled: bool
     at: float
 
@@ -68,8 +71,8 @@ class SentinelWatch:
         self._lock = asyncio.Lock()
 
     async def view(self, *, newer_than: float | None = None) -> View:
-        """The current view; with `newer_than`, one taken after that moment, once the sentinels settled (or
-        SETTLE_S passed)."""
+        """The current view; with `newer_than`, one taken after that moment, once no failover is under way (or
+        SETTLE_S passed). The pool follows the primary the sentinels that answer agree on."""
         wanted_after = time.monotonic() - VIEW_MAX_AGE_S if newer_than is None else newer_than
         if self._view is not None and (self._view.at > wanted_after or (newer_than is None and self._lock.locked())):
             return self._view  # recent enough, or being refreshed: a slow sentinel must not hold up every write
@@ -78,10 +81,10 @@ class SentinelWatch:
                 return self._view
             view = await self._look()
             deadline = time.monotonic() + SETTLE_S
-            while newer_than is not None and not view.settled and time.monotonic() < deadline:
+            while newer_than is not None and view.moving and time.monotonic() < deadline:
                 await asyncio.sleep(SETTLE_POLL_S)
                 view = await self._look()
-            if view.settled:
+            if not view.moving:
                 await self._follow(view.primary)
             self._view = view
             return view
@@ -95,8 +98,9 @@ class SentinelWatch:
             raise MasterNotFoundError(f"{self.NO_PRIMARY} for {self.name!r} ({why})")
         primaries = {primary for primary, _, _ in states}
         primary, replicas_up, _ = max(states, key=lambda s: s[1])
-        settled = len(primaries) == 1 and not any(f for _, _, f in states)
-        return View(primary, replicas_up, settled, at)
+        moving = len(primaries) > 1 or any(f for _, _, f in states)
+        settled = not moving and len(states) == len(answers)
+        return View(primary, replicas_up, moving, settled, at)
 
     async def _ask(self, sentinel: redis.Redis) -> tuple[Address, int, bool] | str:
         """(primary, replicas up and in sync, failover under way) from one sentinel, or why it can't say."""
@@ -220,13 +224,16 @@ class Writes:
                 view = await self.watch.view(newer_than=finished)
             except (RedisConnectionError, RedisTimeoutError) as e:
                 raise NotSaved(f"no sentinel could say whether the write went to the primary ({e})") from e
-            if not view.settled:
+            if view.moving:
                 raise NotSaved("the sentinels do not agree on a primary yet (a failover is under way)")
             if pipe.served == view.primary:
-                if acked >= min(self.wanted, view.replicas_up):
+                if view.settled and acked >= min(self.wanted, view.replicas_up):
                     return value
-                raise NotSaved(f"{acked} of {view.replicas_up} replica(s) up confirmed the write within "
-                               f"{self.timeout_ms} ms")
+                if view.settled:
+                    raise NotSaved(f"{acked} of the {view.replicas_up} replica(s) up confirmed the write within "
+                                   f"{self.timeout_ms} ms")
+                raise NotSaved(f"{acked} replica(s) confirmed the write, and not every sentinel answered to vouch "
+                               "for the primary")
             where = f"{pipe.served[0]}:{pipe.served[1]}" if pipe.served else "an unknown server"
             if not retry_safe:
                 raise NotSaved(f"it went to {where}, no longer the primary")
