@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -148,12 +149,12 @@ class SentinelGroup:
                 isinstance(v, dict) and v.get("state") == "online" for k, v in info.items() if k.startswith("slave"))
         self.wait(synced, f"a replica of port {primary} to be in sync", timeout)
 
-    def wait(self, check: object, what: str, timeout: float = 30) -> None:
+    def wait(self, check: Callable[[], bool], what: str, timeout: float = 30) -> None:
         """Blocking: only for set-up, before any bot runs in the test's event loop."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if check():  # type: ignore[operator]
+                if check():
                     return
             except (redis.RedisError, OSError, KeyError):
                 pass
