@@ -102,21 +102,17 @@ def patch_gcthresholds() -> None:
 
 
 def patch_pool() -> None:
-    import redis.asyncio as redis
-
     from bot import store
+    from bot.redis_conn import Link
 
     original = store.connect
 
-    def connect(url: str) -> redis.Redis:
-        client = original(url)
-        client.connection_pool.max_connections = 1000
-        return client
+    def connect(url: str, **options: Any) -> Link:
+        link = original(url, **options)
+        link.client.connection_pool.max_connections = 1000
+        return link
 
-    store.connect = connect
-    import bot.__main__ as entry  # imported connect by name
-
-    entry.connect = connect
+    store.connect = connect  # connect_settings, which serving uses, looks it up there
 
 
 def patch_why() -> None:

@@ -22,7 +22,7 @@ from bot.deps import Deps
 from bot.embedded_redis import EmbeddedRedis
 from bot.errors import ConfigError, StorageUnavailable
 from bot.settings import Settings, load_settings
-from bot.store import Store, connect
+from bot.store import Store, connect_settings
 
 log = logging.getLogger("bot")
 
@@ -36,7 +36,8 @@ HTTP_PORT, SOCKET_MODE_PORT, SANDBOX_PORT = 3000, 8080, 8000
 GC_THRESHOLDS = (700, 10, 100)
 # ROSTER is one of them: it may hold PagerDuty routing keys.
 SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "STATUSPAGE_API_KEY",
-                    "PAGERDUTY_WEBHOOK_SECRET", "ROSTER", "ALERT_WEBHOOK_TOKEN")
+                    "PAGERDUTY_WEBHOOK_SECRET", "ROSTER", "ALERT_WEBHOOK_TOKEN", "REDIS_URL",
+                    "REDIS_SENTINEL_PASSWORD")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,8 +70,8 @@ async def _check_redis(store: Store) -> None:
     try:
         await store.write_probe()
     except StorageUnavailable as e:
-        raise ConfigError(f"setting REDIS_URL: Redis cannot be used ({e.reason}); check the host, port, "
-                          "password and whether it wants TLS (rediss://)") from None
+        raise ConfigError(f"setting REDIS_URL: Redis cannot be used ({e.reason}); check the hosts, ports, "
+                          "passwords (and REDIS_SENTINEL_PASSWORD) and whether it wants TLS (rediss://)") from None
 
 
 async def _check_token(client: AsyncWebClient, setting: str, method: str) -> None:
@@ -99,7 +100,7 @@ async def _serve(settings: Settings, checked: Checked, http: bool, port: int) ->
             embedded = EmbeddedRedis(settings.state_dir)
             await embedded.start()
             redis_url = embedded.url
-        deps = Deps(settings=settings, store=Store(connect(redis_url)), playbooks=checked.books,
+        deps = Deps(settings=settings, store=Store(connect_settings(settings, redis_url)), playbooks=checked.books,
                     templates=checked.templates)
         try:
             await _check_redis(deps.store)
@@ -112,6 +113,7 @@ async def _serve(settings: Settings, checked: Checked, http: bool, port: int) ->
         except ConfigError:
             await deps.aclose()
             raise
+        log.info("Redis: %s", settings.describe_redis())
         socket_mode = None
         bolt = create_app(deps)
         runner = web.AppRunner(create_web_app(deps, bolt, slack_events=http),

@@ -28,8 +28,8 @@ def load_checked(settings: Settings) -> Checked:
     books = load_playbooks(settings.playbooks_dir, problems)
     slack = "set" if settings.slack_bot_token and settings.slack_signing_secret else \
         "not set (needed to serve, not to check)"
-    lines = [f"settings: ok (Slack API {settings.slack_api_url}, tokens {slack}, "
-             f"Redis {'embedded' if not settings.redis_url else 'from REDIS_URL'})"]
+    lines = [f"settings: ok (Slack API {settings.slack_api_url}, tokens {slack})",
+             f"redis: {settings.describe_redis()}"]
     unmapped: dict[str, list[str]] = {}
     for key, book in sorted(books.items()):
         lines += _describe(book, settings)

@@ -18,12 +18,20 @@ class ConfigError(BotError):
 
 
 class StorageUnavailable(BotError):
+    MESSAGE = ("The incident store (Redis) is unreachable right now, so nothing was changed. "
+               "Please try again in a moment.")
+
     def __init__(self, reason: str = "") -> None:
-        super().__init__(
-            "The incident store (Redis) is unreachable right now, so nothing was changed. "
-            "Please try again in a moment."
-        )
+        super().__init__(self.MESSAGE)
         self.reason = reason  # for operators: refused, authentication, TLS… never a password
+
+
+class NotSaved(StorageUnavailable):
+    """A write reached Redis but could not be confirmed to stick (no replica has it, or it went to a primary
+    that was just replaced): it may be lost, so the person must not read it as done."""
+
+    MESSAGE = ("Your change may not have been saved: the incident store (Redis) could not confirm it, most likely "
+               "because it is switching to its standby. Please try again in a moment.")
 
 
 class NotAnIncidentChannel(BotError):

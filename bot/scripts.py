@@ -7,17 +7,22 @@ return Redis's raw answer; `store.py` turns it into domain values.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 import redis.asyncio as redis
-from redis.commands.core import AsyncScript
 
 from bot import keys
 from bot.incident import Event
+from bot.replication import Writes
 
 _COMMON = "_common"
+# Written again after a failover (see above); `due` only reads.
+RETRY_SAFE = frozenset({"step", "set_fields", "abandon", "page_request", "confirm", "finish",
+                        "part_posted"})
+READ_ONLY = frozenset({"due"})
 
 
 def _source(name: str) -> str:
@@ -56,12 +61,24 @@ class ClaimItem:
     due_score: str = ""
 
 
-class Scripts:
-    """Registered once per Redis client; redis-py sends EVALSHA and reloads a script Redis forgot."""
+class _Script:
+    """One registered script, called as `await script(keys=…, args=…)`; writes are confirmed by `Writes`."""
 
-    def __init__(self, client: redis.Redis) -> None:
-        def load(name: str) -> AsyncScript:
-            return client.register_script(_source(name))
+    def __init__(self, client: redis.Redis, writes: Writes, name: str) -> None:
+        self._script, self._writes, self._name = client.register_script(_source(name)), writes, name
+
+    async def __call__(self, *, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        if self._name in READ_ONLY:
+            return await self._writes.read(self._script, keys, args)
+        return await self._writes.script(self._script, keys, args, retry_safe=self._name in RETRY_SAFE)
+
+
+class Scripts:
+    """Registered once per Redis client; EVALSHA, and the script sent again when Redis forgot it."""
+
+    def __init__(self, client: redis.Redis, writes: Writes) -> None:
+        def load(name: str) -> _Script:
+            return _Script(client, writes, name)
 
         self._create, self._step, self._complete = load("create"), load("step"), load("complete")
         self._set_fields, self._acknowledge, self._abandon = load("set_fields"), load("acknowledge"), load("abandon")

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_va
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from bot.errors import ConfigError, plain_reason
+from bot.redis_conn import RedisTarget, parse_redis_url
 from bot.roster import Roster, parse_roster
 
 
@@ -20,7 +21,14 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # One server, Sentinel or Cluster: see redis_conn.py for the forms.
     redis_url: str | None = None
+    # The sentinels' own password, when they have one (the data nodes' is in REDIS_URL).
+    redis_sentinel_password: SecretStr | None = None
+    # Replicas that must have a write before anyone is told it is done (WAIT); unset: 1 behind Sentinel,
+    # else 0. `redis_wait_timeout` is how long, in seconds, a write waits for them.
+    redis_wait_replicas: int | None = Field(default=None, ge=0, le=5)
+    redis_wait_timeout: float = Field(default=0.5, gt=0, le=5)
     state_dir: Path = Path("./state")
     playbooks_dir: Path = Path("./playbooks")
     templates_dir: Path = Path("./templates")
@@ -78,6 +86,27 @@ class Settings(BaseSettings):
             raise ValueError("expected an http(s) URL such as https://slack.com/api/")
         return v if v.endswith("/") else v + "/"
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, v: str | None) -> str | None:
+        if not v or not v.strip():
+            return None
+        parse_redis_url(v)  # a ValueError's reason never quotes the URL (it may hold a password)
+        return v.strip()
+
+    @field_validator("redis_wait_replicas")
+    @classmethod
+    def _wait_replicas(cls, v: int | None, info: ValidationInfo) -> int | None:
+        url = info.data.get("redis_url")
+        if v and not url and "redis_url" not in info.data:
+            return v  # REDIS_URL itself is wrong; that is the line to read
+        if v and not url:
+            raise ValueError("must be 0 with the embedded Redis (REDIS_URL unset), which has no replicas")
+        if v and url and parse_redis_url(url).kind == "cluster":
+            raise ValueError("must be 0 with a redis+cluster:// REDIS_URL (the Cluster client can't send WAIT on "
+                             "the connection that wrote); set min-replicas-to-write on the Cluster's primaries")
+        return v
+
     @field_validator("alert_webhook_token")
     @classmethod
     def _alert_token(cls, v: SecretStr | None) -> SecretStr | None:
@@ -130,6 +159,27 @@ class Settings(BaseSettings):
                               + f"{hint}; see README, Slack app setup{try_it}")
 
     @property
+    def redis_target(self) -> RedisTarget | None:
+        """What REDIS_URL names; None for the embedded server."""
+        return parse_redis_url(self.redis_url) if self.redis_url else None
+
+    @property
+    def wait_replicas(self) -> int:
+        """REDIS_WAIT_REPLICAS, or its default for the topology."""
+        if self.redis_wait_replicas is not None:
+            return self.redis_wait_replicas
+        target = self.redis_target
+        return 1 if target is not None and target.kind == "sentinel" else 0
+
+    def describe_redis(self) -> str:
+        """Where the data lives and when a write counts, for `check` and the start-up log (no password)."""
+        target = self.redis_target
+        where = target.describe() if target else f"embedded redis-server, data in {self.state_dir}"
+        wait = self.wait_replicas
+        return where + (f"; each write confirmed by {wait} replica(s) within {self.redis_wait_timeout:g} s"
+                        if wait else "; writes not confirmed by replicas (REDIS_WAIT_REPLICAS=0)")
+
+    @property
     def statuspage_enabled(self) -> bool:
         return self.statuspage_api_key is not None and bool(self.statuspage_page_id)
 
@@ -142,7 +192,11 @@ class Settings(BaseSettings):
         """Secrets that no log line may carry; Slack tokens are also caught by their shape (logs.py)."""
         values = [s.get_secret_value() for s in (self.slack_bot_token, self.slack_signing_secret,
                                                  self.slack_app_token, self.statuspage_api_key,
-                                                 self.pagerduty_webhook_secret) if s is not None]
+                                                 self.pagerduty_webhook_secret, self.redis_sentinel_password)
+                  if s is not None]
+        target = self.redis_target
+        if target is not None and target.password:
+            values.append(target.password)
         return values + [e.pagerduty.get_secret_value() for e in self.roster.values() if e.pagerduty is not None]
 
     @field_validator("roster", mode="before")

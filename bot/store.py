@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar, cast
 
 import redis.asyncio as redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import AuthenticationError, ReadOnlyError
+from redis.asyncio.client import Pipeline
+from redis.asyncio.sentinel import MasterNotFoundError
+from redis.exceptions import AuthenticationError, ClusterError, ReadOnlyError, RedisClusterException
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -21,9 +21,12 @@ from bot import keys
 from bot.claims import DUE_SETS, Claim, Taken, claim_item, loop_time, outcomes, reserved, wanted
 from bot.errors import IncidentClosed, IncidentGone, StorageUnavailable
 from bot.incident import Event, Incident, incident_name
+from bot.redis_conn import Link, connect, connect_settings
+from bot.replication import SentinelWatch
 from bot.schedule import Due
 from bot.scripts import ClaimItem, Scripts
 
+__all__ = ["Store", "connect", "connect_settings"]  # callers make the connection and the store together
 log = logging.getLogger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -40,7 +43,8 @@ def _storage_errors(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return await fn(*args, **kwargs)
-        except (RedisConnectionError, RedisTimeoutError, OSError, ReadOnlyError) as e:
+        except (RedisConnectionError, RedisTimeoutError, OSError, ReadOnlyError, ClusterError,
+                RedisClusterException) as e:
             raise StorageUnavailable(_why(e)) from e
 
     return wrapper
@@ -52,6 +56,14 @@ def _why(error: Exception) -> str:
         return "authentication failed (check the password in REDIS_URL)"
     if isinstance(error, ReadOnlyError):
         return "it is a read-only replica"
+    if isinstance(error, MasterNotFoundError):
+        # The watch's own message says why; redis-py's lists every sentinel client and is not worth reading.
+        said = str(error)
+        return said if said.startswith(SentinelWatch.NO_PRIMARY) else (
+            f"{SentinelWatch.NO_PRIMARY} (sentinels unreachable, wrong master name or REDIS_SENTINEL_PASSWORD, "
+            "or the primary is down)")
+    if isinstance(error, (ClusterError, RedisClusterException)):
+        return f"the Cluster can't serve the bot's keys ({type(error).__name__}: {error})"
     text = str(error)
     if "SSL" in text or "TLS" in text or "certificate" in text:
         return f"TLS handshake failed ({text})"
@@ -133,22 +145,6 @@ class Drawing:
     shown_digest: str
 
 
-# Connections one replica may hold. Past it a command waits briefly for a free one instead of failing
-# at once, which under a burst of clicks would read to people as "Redis unreachable".
-MAX_CONNECTIONS = 1000
-
-
-def connect(url: str) -> redis.Redis:
-    # Client-side timeouts rather than asyncio.wait_for: cancelling mid-command can corrupt a connection.
-    # Retries are short: a declare must still be answered inside Slack's 3 seconds when Redis is down.
-    pool = redis.BlockingConnectionPool.from_url(
-        url, max_connections=MAX_CONNECTIONS, timeout=1.0, decode_responses=True, socket_timeout=1.0,
-        socket_connect_timeout=0.5, health_check_interval=10,
-        retry=Retry(ExponentialBackoff(cap=0.2, base=0.05), 2),
-    )
-    client = redis.Redis(connection_pool=pool)
-    client.auto_close_connection_pool = True
-    return client
 
 
 @dataclass(frozen=True)
@@ -171,6 +167,7 @@ class AlertStore:
 
     redis: redis.Redis
     scripts: Scripts
+    link: Link
 
     @_storage_errors
     async def alert_enqueue(self, group: str, group_key: str, delivery: str) -> int:
@@ -211,7 +208,7 @@ class AlertStore:
     async def alert_suggested(self, group: str, fields: dict[str, str]) -> None:
         """What the suggestion for the group says, and where it was posted."""
         mapping: Mapping[Any, Any] = fields
-        await self.redis.hset(keys.alert_group(group), mapping=mapping)
+        await self.link.writes.commands(lambda p: p.hset(keys.alert_group(group), mapping=mapping), retry_safe=True)
 
     @_storage_errors
     async def alert_finish(self, group: str, claim: Claim, last_seq: int, retry_at: int | None = None) -> str:
@@ -219,12 +216,17 @@ class AlertStore:
 
 
 class Store(AlertStore):
-    def __init__(self, client: redis.Redis) -> None:
-        self.redis = client
-        self.scripts = Scripts(client)
+    """Takes what `connect` (redis_conn.py) made of REDIS_URL, or a bare client (no write confirmation)."""
+
+    def __init__(self, link: Link | redis.Redis) -> None:
+        if isinstance(link, redis.Redis):
+            link = Link.bare(link)
+        self.link = link
+        self.redis = link.client
+        self.scripts = Scripts(link.client, link.writes)
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        await self.link.aclose()
 
     @_storage_errors
     async def ping(self) -> bool:
@@ -232,14 +234,15 @@ class Store(AlertStore):
 
     @_storage_errors
     async def write_probe(self) -> None:
-        """A write the current primary must accept (a replica answers READONLY)."""
-        await self.redis.set(keys.ready_probe(), "1", px=10_000)
+        """A write the current primary must accept (a replica answers READONLY), confirmed like any other."""
+        await self.link.writes.commands(lambda p: p.set(keys.ready_probe(), "1", px=10_000), retry_safe=True)
 
     # ------------------------------------------------------------ the incident
 
     @_storage_errors
     async def next_incident_id(self) -> str:
-        return str(await self.redis.incr(keys.incident_seq()))
+        # Confirmed, so that a primary promoted later never hands out the same number again.
+        return str((await self.link.writes.commands(lambda p: p.incr(keys.incident_seq()), retry_safe=True))[0])
 
     @_storage_errors
     async def create_incident(self, incident_id: str, request_token: str, fields: dict[str, str],
@@ -282,7 +285,8 @@ class Store(AlertStore):
     @_storage_errors
     async def bind_view(self, view_id: str, incident_id: str, response_url: str) -> None:
         """Remember what a modal we opened is for, so its submit is checked against this, not its metadata."""
-        await self.redis.set(keys.view(view_id), json.dumps({"i": incident_id, "r": response_url}), ex=IDEM_TTL_S)
+        value = json.dumps({"i": incident_id, "r": response_url})
+        await self.link.writes.commands(lambda p: p.set(keys.view(view_id), value, ex=IDEM_TTL_S), retry_safe=True)
 
     @_storage_errors
     async def view_binding(self, view_id: str) -> tuple[str, str] | None:
@@ -297,7 +301,10 @@ class Store(AlertStore):
     async def link_channel(self, incident_id: str, channel_id: str, channel_name: str,
                            event: Event | None = None) -> Incident:
         """The incident's channel, both ways; safe to repeat (the channel's key first: alone it changes nothing)."""
-        await self.redis.set(keys.channel(channel_id), incident_id)
+        def fill(pipe: Pipeline) -> None:
+            pipe.set(keys.channel(channel_id), incident_id)
+
+        await self.link.writes.commands(fill, retry_safe=True)
         return (await self.set_fields(incident_id, {"channel_id": channel_id, "channel_name": channel_name},
                                       event))[1]
 
@@ -406,10 +413,13 @@ class Store(AlertStore):
 
     @_storage_errors
     async def mark_posting(self, incident_id: str, part: str, member: str, ttl_ms: int) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
+        now = float(await self._now_ms())
+
+        def fill(pipe: Pipeline) -> None:
             pipe.set(keys.posting(incident_id, part), "1", px=ttl_ms)
-            pipe.zadd(keys.dirty(), {member: float(await self._now_ms())}, nx=True)
-            await pipe.execute()
+            pipe.zadd(keys.dirty(), {member: now}, nx=True)
+
+        await self.link.writes.commands(fill, retry_safe=True, transaction=True)
 
     async def _now_ms(self) -> int:
         """Redis's clock as the scripts read it (now_ms in lua/_common.lua): TIME plus the sandbox's offset."""
@@ -437,10 +447,12 @@ class Store(AlertStore):
     async def posting_failed(self, incident_id: str, part: str, member: str) -> None:
         """A first post failed: no longer under way, and dirty (dated now) so the sweep posts it."""
         now = await self._now_ms()
-        async with self.redis.pipeline(transaction=True) as pipe:
+
+        def fill(pipe: Pipeline) -> None:
             pipe.delete(keys.posting(incident_id, part))
             pipe.zadd(keys.dirty(), {member: float(now)})
-            await pipe.execute()
+
+        await self.link.writes.commands(fill, retry_safe=True, transaction=True)
 
     @_storage_errors
     async def posting(self, incident_id: str, part: str) -> bool:
@@ -473,9 +485,14 @@ class Store(AlertStore):
         by_set: dict[str, dict[str, float]] = {}
         for due, at in plan.items():
             by_set.setdefault(wanted(due).due_set, {})[due.member] = float(at)
-        for key, items in by_set.items():
-            # NX: re-planning never pushes back an item that is already due or claimed.
-            await self.redis.zadd(key, items, nx=True)
+
+        def fill(pipe: Pipeline) -> None:
+            for key, items in by_set.items():
+                # NX: re-planning never pushes back an item that is already due or claimed.
+                pipe.zadd(key, items, nx=True)
+
+        if by_set:
+            await self.link.writes.commands(fill, retry_safe=True)
 
     @_storage_errors
     async def due_members(self, limit: int = 50) -> list[str]:

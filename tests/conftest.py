@@ -16,7 +16,7 @@ from bot.deps import Deps, wall_clock_ms
 from bot.embedded_redis import free_port
 from bot.playbook import load_playbooks
 from bot.settings import load_settings
-from bot.store import Store, connect
+from bot.store import Store, connect_settings
 from bot.templating import Templates
 from slackfake import FakeSlack
 from tests.driver import SIGNING_SECRET, SlackDriver
@@ -91,13 +91,15 @@ async def make_bot(redis_url: str, fake_slack: FakeSlack) -> AsyncIterator[BotFa
         settings.setdefault("templates_dir", ROOT / "templates")
         settings.setdefault("roster", ROSTER)
         settings.setdefault("scheduler_interval", 0.1)
+        settings.setdefault("redis_url", redis_url)  # another topology (tests/redis_topology.py) may be given
         config = load_settings(
             env_file=None, slack_bot_token="xoxb-test", slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=fake_slack.url, redis_url=redis_url, playbooks_dir=playbooks,
+            slack_api_url=fake_slack.url, playbooks_dir=playbooks,
             announce_channel="#incidents", status_channel="#status", **settings,
         )
         books = load_playbooks(config.playbooks_dir)
-        deps = Deps(settings=config, store=Store(connect(redis_url)), playbooks=books, clock=clock,
+        store = Store(connect_settings(config, str(config.redis_url)))
+        deps = Deps(settings=config, store=store, playbooks=books, clock=clock,
                     templates=Templates.load(config.templates_dir, books))
         web_app = create_web_app(deps, create_app(deps), run_scheduler=run_scheduler)
         runner = web.AppRunner(web_app)

@@ -69,8 +69,10 @@ class SlackDriver:
         return await self.interactive({"type": "view_submission", "user": {"id": user}, "view": submitted},
                                       url=url)
 
-    async def click(self, message: Any, action_id: str, *, user: str, url: str | None = None) -> tuple[int, str]:
-        """Click the element `action_id` in a message the fake holds (as a person sees it now)."""
+    async def click(self, message: Any, action_id: str, *, user: str, url: str | None = None,
+                    key: str = "") -> tuple[int, str]:
+        """Click the element `action_id` in a message the fake holds (as a person sees it now). What the bot
+        tells the person lands in the fake's `response_posts` under `key` (a fresh one unless given)."""
         element = find_element(message.blocks, action_id)
         action = {"type": element["type"], "action_id": action_id, "block_id": element.get("_block_id", ""),
                   "action_ts": f"{time.time():.6f}"}
@@ -79,7 +81,8 @@ class SlackDriver:
         payload = {"type": "block_actions", "user": {"id": user}, "trigger_id": f"trig-{uuid.uuid4().hex}",
                    "channel": {"id": message.channel}, "container": {"type": "message", "message_ts": message.ts},
                    "message": {"ts": message.ts, "text": message.text, "blocks": message.blocks},
-                   "response_url": self.fake.response_url(f"click-{uuid.uuid4().hex}"), "actions": [action]}
+                   "response_url": self.fake.response_url(key or f"click-{uuid.uuid4().hex}"),
+                   "actions": [action]}
         return await self.interactive(payload, url=url)
 
     async def select(self, message: Any, action_id: str, option_index: int, *, user: str,
