@@ -19,10 +19,10 @@ from bot.incident import Event
 from bot.replication import Writes
 
 _COMMON = "_common"
-# Written again after a failover (see above); `due` only reads.
+# Written again after a failover (see above); `due` and `now` only read.
 RETRY_SAFE = frozenset({"step", "set_fields", "abandon", "page_request", "confirm", "finish",
                         "part_posted"})
-READ_ONLY = frozenset({"due"})
+READ_ONLY = frozenset({"due", "now"})
 
 
 def _source(name: str) -> str:
@@ -88,7 +88,7 @@ class Scripts:
         self._lock_part, self._part_drawn = load("lock_part"), load("part_drawn")
         self._part_failed, self._part_posted = load("part_failed"), load("part_posted")
         self._release, self._retry = load("release"), load("retry")
-        self._reserve, self._renew = load("reserve"), load("renew")
+        self._reserve, self._renew, self._now = load("reserve"), load("renew"), load("now")
         self._page_request, self._page_done, self._note = load("page_request"), load("page_done"), load("note")
         self._alert_enqueue, self._alert_begin = load("alert_enqueue"), load("alert_begin")
         self._alert_record, self._alert_link = load("alert_record"), load("alert_link")
@@ -166,6 +166,9 @@ class Scripts:
     async def rca_reviewed(self, incident_id: str, member: str, event: Event) -> Any:
         return await self._rca_reviewed(keys=[*_timeline(incident_id), keys.rca_due(), keys.job(member)],
                                         args=[member, *_event_args(event), event.data_json])
+
+    async def now(self) -> Any:
+        return await self._now(keys=[keys.clock_offset()], args=[])
 
     async def due(self, sets: list[str], limit: int, age_ms: int = 0) -> Any:
         return await self._due(keys=sets, args=[str(limit), str(age_ms)])

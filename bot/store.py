@@ -423,11 +423,7 @@ class Store(AlertStore):
 
     async def _now_ms(self) -> int:
         """Redis's clock as the scripts read it (now_ms in lua/_common.lua): TIME plus the sandbox's offset."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.time()
-            pipe.get(keys.clock_offset())
-            (sec, usec), offset = await pipe.execute()
-        return int(sec) * 1000 + int(usec) // 1000 + int(offset or 0)
+        return int(await self.scripts.now())
 
     @_storage_errors
     async def clock_offset(self) -> int:
