@@ -65,7 +65,7 @@ class ResponseCall:
 
 @dataclass
 class _Fault:
-    kind: Literal["error", "ratelimit", "status"]
+    kind: Literal["error", "ratelimit", "status", "status_after"]
     error: str = ""
     retry_after: int = 1
     status: int = 200
@@ -152,10 +152,11 @@ class FakeSlack(Loopback, ModalsApi, FilesApi):
     def fail(self, method: str, error: str, *, times: int = 1) -> None:
         self._faults.setdefault(method, deque()).extend(_Fault("error", error) for _ in range(times))
 
-    def fail_status(self, method: str, status: int = 500, *, times: int = 1) -> None:
-        """Answer the next `times` calls with an HTTP error status, as Slack does when it is in trouble."""
+    def fail_status(self, method: str, status: int = 500, *, times: int = 1, applied: bool = False) -> None:
+        """Answer the next `times` calls with an HTTP error status, as Slack does when it is in trouble. With
+        `applied`, each call takes effect first (Slack timed out after doing it): a blind retry repeats it."""
         self._faults.setdefault(method, deque()).extend(
-            _Fault("status", "internal_error", status=status) for _ in range(times))
+            _Fault("status_after" if applied else "status", "internal_error", status=status) for _ in range(times))
 
     def on_next_call(self, method: str, hook: Callable[[Call], None]) -> None:
         """Run `hook` when `method` is next called, before it is answered (e.g. take Redis away mid-flow)."""
@@ -274,7 +275,13 @@ class FakeSlack(Loopback, ModalsApi, FilesApi):
                 return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(fault.retry_after)}
             if fault.kind == "status":
                 return fault.status, {"ok": False, "error": fault.error}, {}
+            if fault.kind == "status_after":
+                self._apply(call, parse_error)
+                return fault.status, {"ok": False, "error": fault.error}, {}
             return 200, {"ok": False, "error": fault.error}, {}
+        return self._apply(call, parse_error)
+
+    def _apply(self, call: Call, parse_error: str | None) -> tuple[int, dict[str, Any], dict[str, str]]:
         if parse_error is not None:
             return 200, {"ok": False, "error": "invalid_json", "detail": parse_error}, {}
         handler = self.handler(call.method)

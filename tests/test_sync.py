@@ -114,3 +114,17 @@ async def test_next_checklist_whose_post_failed_is_posted_by_the_sweep(make_bot,
 
 async def phase_ts_kept(bot, incident_id: str, phase: int, ts: str) -> bool:
     return (await bot.deps.store.get(incident_id)).phase_ts.get(phase) == ts
+
+
+async def test_post_slack_took_but_answered_500_is_not_posted_twice(make_bot, driver, fake_slack):
+    """Slack did the post and then answered 500 (or the connection dropped): the client must not repeat it
+    blindly; the sweep finds the message in the channel's history and keeps it."""
+    bot = await make_bot(clock=lambda: int(time.time() * 1000) + 3_600_000)
+    inc = await declare(driver, bot, fake_slack, "quick Post answered 500")
+    fake_slack.fail_status("chat.postMessage", 500, applied=True)
+    await driver.click(phase_message(fake_slack, inc.channel, 0), "complete_phase:0", user=ALICE, url=bot.url)
+    nxt = await eventually(lambda: phase_message(fake_slack, inc.channel, 1), timeout=15)
+    await eventually(lambda: phase_ts_kept(bot, inc.incident_id, 1, nxt.ts), timeout=15)
+    await eventually(lambda: not_dirty(bot, inc.incident_id, "phase:1"), timeout=15)
+    assert len([m for m in fake_slack.channels[inc.channel].messages if "Phase 2 of 4" in all_text(m)]) == 1
+    assert fake_slack.calls_to("chat.postMessage")[-1].status == 500, "the post was not repeated"
