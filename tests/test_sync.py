@@ -3,6 +3,7 @@ the sweep, an unchanged part costs no Slack call, and a part Slack will never ta
 
 from __future__ import annotations
 
+import logging
 import time
 
 from bot import keys
@@ -128,3 +129,24 @@ async def test_post_slack_took_but_answered_500_is_not_posted_twice(make_bot, dr
     await eventually(lambda: not_dirty(bot, inc.incident_id, "phase:1"), timeout=15)
     assert len([m for m in fake_slack.channels[inc.channel].messages if "Phase 2 of 4" in all_text(m)]) == 1
     assert fake_slack.calls_to("chat.postMessage")[-1].status == 500, "the post was not repeated"
+
+
+async def test_redis_restarted_mid_render_the_message_converges(make_bot, driver, fake_slack, redis_server, caplog):
+    """Redis goes away while a checklist is being drawn and comes back: a later change and the sweep still bring
+    the message to the stored state."""
+    bot = await make_bot(clock=lambda: int(time.time() * 1000) + 3_600_000)
+    inc = await declare(driver, bot, fake_slack, "quick Redis restarts mid-render")
+    fake_slack.on_next_call("chat.update", lambda _: redis_server.stop())
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.sync"):
+            await driver.click(phase_message(fake_slack, inc.channel, 0), step_action(0, 0), user=ALICE, url=bot.url)
+            # The render gave up (letting go of its lock may fail too, or land once Redis is back).
+            await eventually(lambda: any("drawing phase:0 failed: Redis unreachable" in r.getMessage()
+                                         for r in caplog.records), timeout=15)
+    finally:
+        redis_server.start()
+    await eventually(lambda: step_stored(bot, inc.incident_id, 0), timeout=10)
+    await driver.click(phase_message(fake_slack, inc.channel, 0), step_action(0, 1), user=ALICE, url=bot.url)
+    await eventually(lambda: step_stored(bot, inc.incident_id, 1), timeout=10)
+    await eventually(lambda: all_text(phase_message(fake_slack, inc.channel, 0)).count("✅") == 2, timeout=25)
+    await eventually(lambda: not_dirty(bot, inc.incident_id, "phase:0"), timeout=10)
