@@ -61,6 +61,18 @@ def open_by_playbook() -> str:
     return f"{PREFIX}open-by-playbook"
 
 
+def without_channel() -> str:
+    """Sorted set: incidents stored whose channel is not linked yet, score = when stored (ms). The sweep sets up
+    those left behind (the replica declaring them died, or Redis went away for long)."""
+    return f"{PREFIX}without-channel"
+
+
+def setting_up(incident_id: str) -> str:
+    """String: set while one request sets an incident's channel up, so a repeated submit does not make a second.
+    Expires after a few minutes."""
+    return f"{PREFIX}setting-up:{incident_id}"
+
+
 def view(view_id: str) -> str:
     """String: JSON of what a modal we opened is for (incident id, response_url), checked when it is submitted.
     Expires after a day."""

@@ -118,7 +118,7 @@ def not_declared(name: str, why: str) -> str:
 def channel_not_linked(name: str, channel_id: str, why: str) -> str:
     return (f"⚠️ {name} is declared and its escalations are scheduled, and <#{channel_id}> was created, but the "
             f"bot could not record that channel because the incident store (Redis) is unreachable ({escape(why)}). "
-            "Its checklist is not posted there; once Redis is back, declare again and archive that channel.")
+            "Once Redis is back the bot sets the incident up in a new channel; archive that one.")
 
 
 def set_up_interrupted(name: str, why: str) -> str:

@@ -22,7 +22,7 @@ from bot.errors import StorageUnavailable
 from bot.incident import Incident
 from bot.schedule import Due, DueKind
 from bot.store import new_token
-from bot.workflows import alerts, escalate, page
+from bot.workflows import alerts, declare, escalate, page
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ class Scheduler:
         self._stopping = True  # a cancel swallowed inside a Redis call must not keep the loop going
         if self._sweep:
             self._sweep.cancel()
+            await asyncio.wait([self._sweep], timeout=timeout)  # before Redis is closed under it
         if self._task:
             self._task.cancel()
             await asyncio.wait([self._task], timeout=timeout)
@@ -123,7 +124,7 @@ class Scheduler:
 
     async def _swept(self) -> int:
         try:
-            return await sync.sweep(self.deps)
+            return await sync.sweep(self.deps) + await declare.set_up_left_behind(self.deps)
         except StorageUnavailable:
             return 0
 

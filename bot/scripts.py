@@ -98,7 +98,8 @@ class Scripts:
                      event: Event, plan: dict[str, int]) -> Any:
         return await self._create(
             keys=[keys.incident(incident_id), keys.idem("declare", request_token), keys.open_incidents(),
-                  keys.timeline(incident_id), keys.timeline_seen(incident_id), keys.open_by_playbook(), keys.due()],
+                  keys.timeline(incident_id), keys.timeline_seen(incident_id), keys.open_by_playbook(), keys.due(),
+                  keys.without_channel()],
             args=[incident_id, str(ttl_s), event.id, event.actor, str(event.at), event.data_json, str(len(plan)),
                   *(x for member, at in plan.items() for x in (member, str(at))), *_pairs(fields)])
 

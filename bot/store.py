@@ -289,6 +289,23 @@ class Store(AlertStore):
         await self.link.writes.commands(lambda p: p.set(keys.view(view_id), value, ex=IDEM_TTL_S), retry_safe=True)
 
     @_storage_errors
+    async def left_without_channel(self, older_than_ms: int, limit: int = 10) -> list[str]:
+        """Incidents stored more than `older_than_ms` ago whose channel is still not linked."""
+        before = await self._now_ms() - older_than_ms
+        return [str(x) for x in await self.redis.zrangebyscore(keys.without_channel(), "-inf", before, 0, limit)]
+
+    @_storage_errors
+    async def forget_without_channel(self, incident_id: str) -> None:
+        await self.link.writes.commands(lambda p: p.zrem(keys.without_channel(), incident_id), retry_safe=True)
+
+    @_storage_errors
+    async def take_set_up(self, incident_id: str, ttl_s: int) -> bool:
+        """True for the one request that is to set the incident's channel up (for `ttl_s`)."""
+        answers = await self.link.writes.commands(
+            lambda p: p.set(keys.setting_up(incident_id), "1", nx=True, ex=ttl_s), retry_safe=False)
+        return bool(answers[0])
+
+    @_storage_errors
     async def view_binding(self, view_id: str) -> tuple[str, str] | None:
         """(incident id, response_url) of a modal we opened, or None."""
         value = await self.redis.get(keys.view(view_id))
@@ -303,6 +320,7 @@ class Store(AlertStore):
         """The incident's channel, both ways; safe to repeat (the channel's key first: alone it changes nothing)."""
         def fill(pipe: Pipeline) -> None:
             pipe.set(keys.channel(channel_id), incident_id)
+            pipe.zrem(keys.without_channel(), incident_id)
 
         await self.link.writes.commands(fill, retry_safe=True)
         return (await self.set_fields(incident_id, {"channel_id": channel_id, "channel_name": channel_name},

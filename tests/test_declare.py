@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 
 import redis.asyncio as aioredis
 
 from bot import keys
+from bot.forms import DeclareForm
 from bot.schedule import Due, DueKind
+from bot.workflows import declare as declaring
 from tests.conftest import eventually
 from tests.flows import all_text, card, declare, modal_values, mrkdwn_texts, open_declare_modal, phase_message
 from tests.redis_server import RedisServer
@@ -171,6 +174,38 @@ async def test_redis_lost_right_after_the_declare_is_stored(make_bot, driver, fa
     assert not [b for _, b in fake_slack.response_posts if "nothing was changed" in b.get("text", "")]
 
 
+async def test_declare_stored_but_answered_not_saved_is_set_up_when_submitted_again(make_bot, driver, fake_slack):
+    """A submit whose incident was stored while the person was told "not saved" (a failover, a lost answer):
+    submitting the same modal again sets that incident up instead of leaving it without a channel."""
+    bot = await make_bot(run_scheduler=False)
+    view = await open_declare_modal(driver, bot, fake_slack, "quick Stored unanswered")
+    form, _ = DeclareForm.read({"title": "Stored unanswered", "severity": "P2"})
+    assert form is not None
+    created, incident_id = await declaring.create(bot.deps, bot.deps.book("quick"), form, "U_DECLARER", view["id"])
+    assert created and not fake_slack.calls_to("conversations.create")
+    status, _ = await driver.submit_view(view, modal_values("Stored unanswered"), url=bot.url)
+    assert status == 200
+    channel = await eventually(lambda: _channel_of(bot, incident_id), timeout=10)
+    await eventually(lambda: phase_message(fake_slack, channel, 0), timeout=10)
+    assert len(fake_slack.calls_to("conversations.create")) == 1
+
+
+async def _channel_of(bot, incident_id: str) -> str:
+    return (await bot.deps.store.get(incident_id)).channel_id
+
+
+async def test_modal_submitted_twice_at_once_makes_one_channel(make_bot, driver, fake_slack):
+    bot = await make_bot(run_scheduler=False)
+    view = await open_declare_modal(driver, bot, fake_slack, "quick Double submit")
+    answers = await asyncio.gather(*(driver.submit_view(view, modal_values("Double submit"), url=bot.url)
+                                     for _ in range(2)))
+    assert [status for status, _ in answers] == [200, 200]
+    created = await fake_slack.wait_for("conversations.create")
+    await eventually(lambda: phase_message(fake_slack, created[0].response["channel"]["id"], 0), timeout=10)
+    assert len(fake_slack.calls_to("conversations.create")) == 1
+    assert len(await bot.deps.store.open_incident_ids()) == 1
+
+
 async def test_slack_failure_mid_declare_is_reported_and_recorded(make_bot, driver, fake_slack):
     bot = await make_bot()
     fake_slack.fail("pins.add", "channel_not_found")
@@ -215,3 +250,20 @@ async def test_redis_restart_keeps_incident(make_bot, driver, fake_slack, redis_
     await client.aclose()
     incident = await eventually(lambda: bot.deps.store.get(inc.incident_id))
     assert incident.title == "Survives redis restart"
+
+
+async def test_incident_left_without_its_channel_is_set_up_by_the_sweep(make_bot, driver, fake_slack):
+    """The replica that stored a declare died before creating the channel: a minute later any replica's sweep
+    sets it up, so its escalations have somewhere to go."""
+    bot = await make_bot()
+    form, _ = DeclareForm.read({"title": "Left behind", "severity": "P2"})
+    assert form is not None
+    _, incident_id = await declaring.create(bot.deps, bot.deps.book("quick"), form, "U_DECLARER", "V_LEFT")
+    store = bot.deps.store
+    assert await store.left_without_channel(0) == [incident_id]
+    # Stored "two minutes ago" (the clock the sweep compares with is Redis's own).
+    await store.redis.zadd(keys.without_channel(), {incident_id: await store._now_ms() - 120_000}, xx=True)
+    channel = await eventually(lambda: _channel_of(bot, incident_id), timeout=10)
+    await eventually(lambda: phase_message(fake_slack, channel, 0), timeout=10)
+    assert len(fake_slack.calls_to("conversations.create")) == 1
+    assert await store.left_without_channel(0) == []

@@ -89,11 +89,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={"title": replies.could_not_declare(e.user_message)})
             return
         await ack()
-        if not created:
-            log.info("declare modal %s submitted again; incident %s already exists", view["id"], incident_id)
-            return
         response_url = bound[1] if bound else ""
         try:
+            if not await declare.needs_set_up(deps, incident_id, created):
+                log.info("declare modal %s submitted again; incident %s is set up already", view["id"], incident_id)
+                return
             if meta.g:
                 await alerts.link(deps, meta.g, incident_id)
             done = await declare.set_up(deps, incident_id, book)

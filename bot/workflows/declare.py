@@ -27,6 +27,11 @@ MAX_NAME_ATTEMPTS = 8
 # How long a set-up waits out Redis being unreachable (a failover takes up to ~10 s), and how often it tries.
 SET_UP_STORE_PATIENCE_S = 20.0
 SET_UP_STORE_RETRY_S = 0.5
+# How long one request holds the set-up of an incident (a set-up takes seconds; a crashed one is taken over after).
+SET_UP_CLAIM_S = 120
+# An incident still without its channel this long after it was stored was left behind (a set-up waits out
+# Redis for SET_UP_STORE_PATIENCE_S at most).
+LEFT_BEHIND_MS = 60_000
 T = TypeVar("T")
 
 
@@ -126,6 +131,33 @@ async def _stored(write: Callable[[], Awaitable[T]]) -> T:
                 raise
             log.warning("incident set-up waits for Redis: %s", e.reason)
             await asyncio.sleep(SET_UP_STORE_RETRY_S)
+
+
+async def set_up_left_behind(deps: Deps) -> int:
+    """Set up the channels of incidents stored but never set up (the replica declaring them died, or Redis was
+    away longer than a set-up waits): their escalations need a channel. How many were set up."""
+    done = 0
+    for incident_id in await deps.store.left_without_channel(LEFT_BEHIND_MS):
+        incident = await deps.store.get(incident_id)
+        book = deps.book(incident.playbook)
+        if not incident.is_open or incident.channel_id or book is None:
+            await deps.store.forget_without_channel(incident_id)
+        elif await deps.store.take_set_up(incident_id, SET_UP_CLAIM_S):
+            log.warning("%s was stored without its channel; setting it up now", incident.name)
+            await set_up(deps, incident_id, book)
+            done += 1
+    return done
+
+
+async def needs_set_up(deps: Deps, incident_id: str, created: bool) -> bool:
+    """Whether this request is the one to set the incident's channel up. A declare answered "not saved" (or
+    whose answer was lost) may have been stored all the same: submitted again, it finds the incident without
+    a channel and sets it up, once however many submits arrive."""
+    if not created:
+        incident = await deps.store.get(incident_id)
+        if not incident.is_open or incident.channel_id:
+            return False
+    return await deps.store.take_set_up(incident_id, SET_UP_CLAIM_S)
 
 
 async def set_up(deps: Deps, incident_id: str, book: Playbook) -> SetUp:
