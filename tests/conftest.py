@@ -11,7 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from bot.app import create_app, create_web_app
+from bot.app import create_app, create_web_app, shut_down
 from bot.deps import Deps, wall_clock_ms
 from bot.embedded_redis import free_port
 from bot.playbook import load_playbooks
@@ -76,7 +76,9 @@ class Bot:
         self.url = url
 
     async def stop(self) -> None:
-        await self.runner.cleanup()
+        # As the process stops: listeners still working after their ack (an RCA being posted…) finish first,
+        # so none is cut off when the event loop closes.
+        await shut_down(self.runner, timeout=10)
 
 
 BotFactory = Callable[..., Any]
