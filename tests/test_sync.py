@@ -122,13 +122,24 @@ async def test_post_slack_took_but_answered_500_is_not_posted_twice(make_bot, dr
     blindly; the sweep finds the message in the channel's history and keeps it."""
     bot = await make_bot(clock=lambda: int(time.time() * 1000) + 3_600_000)
     inc = await declare(driver, bot, fake_slack, "quick Post answered 500")
-    fake_slack.fail_status("chat.postMessage", 500, applied=True)
+
+    def next_checklist(call) -> bool:
+        return call.args.get("channel") == inc.channel and "Phase 2 of 4" in str(call.args.get("blocks"))
+
+    def arm(call) -> None:  # only the next checklist's post fails (the declare's own posts may still be going)
+        if next_checklist(call):
+            fake_slack.fail_status("chat.postMessage", 500, applied=True)
+        else:
+            fake_slack.on_next_call("chat.postMessage", arm)
+
+    fake_slack.on_next_call("chat.postMessage", arm)
     await driver.click(phase_message(fake_slack, inc.channel, 0), "complete_phase:0", user=ALICE, url=bot.url)
     nxt = await eventually(lambda: phase_message(fake_slack, inc.channel, 1), timeout=15)
     await eventually(lambda: phase_ts_kept(bot, inc.incident_id, 1, nxt.ts), timeout=15)
     await eventually(lambda: not_dirty(bot, inc.incident_id, "phase:1"), timeout=15)
     assert len([m for m in fake_slack.channels[inc.channel].messages if "Phase 2 of 4" in all_text(m)]) == 1
-    assert fake_slack.calls_to("chat.postMessage")[-1].status == 500, "the post was not repeated"
+    posts = [c for c in fake_slack.calls_to("chat.postMessage") if next_checklist(c)]
+    assert [c.status for c in posts] == [500], "the post was not repeated"
 
 
 async def test_redis_restarted_mid_render_the_message_converges(make_bot, driver, fake_slack, redis_server, caplog):
