@@ -387,8 +387,9 @@ async def test_resolve_button_opens_the_resolve_modal_in_the_incident_channel_on
     await driver.submit_view(view, {"cause": "A slow query", "resolution": "Added an index"}, user="U_ALICE",
                              url=bot.url)
     incident_id = await bot.deps.store.incident_for_channel(channel)
-    await eventually(lambda: fake_slack.files)
-    rca = next(iter(fake_slack.files.values()))["content"].decode()
+    # A file's record exists from its upload URL on; its content only once uploaded.
+    uploaded = await eventually(lambda: [f["content"] for f in fake_slack.files.values() if f.get("content")])
+    rca = uploaded[0].decode()
     assert "Alert firing: PagedLatency — Checkout p99 above 2 s source (http://prometheus.test/" in rca
     assert "Alert resolved: PagedLatency" in rca and "An alert opened the incident (P2)" in rca
     assert "(declared by an alert)" in rca
