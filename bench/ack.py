@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs
 
+import aiohttp
+
 from bench.common import (
     PY,
     ROOT,
@@ -101,8 +103,29 @@ async def _load(url: str, concurrency: int, warmup: list[str], bodies: list[str]
     return result
 
 
+async def after_ack_wait(url: str) -> tuple[int, float]:
+    """How many listeners' work after an ack waited its turn so far, and the seconds they waited in all (the
+    bot's /metrics: incidentbot_after_ack_wait_seconds)."""
+    async with aiohttp.ClientSession() as session, session.get(url + "/metrics") as resp:
+        text = await resp.text()
+    values = dict(re.findall(r"^incidentbot_after_ack_wait_seconds_(count|sum) (\S+)$", text, re.M))
+    return int(float(values.get("count", 0))), float(values.get("sum", 0.0))
+
+
+def _selected(env: str, default: tuple[Any, ...], cast: Callable[[str], Any]) -> tuple[Any, ...]:
+    """BENCH_ACK_KINDS ("help,quick,status,click") or BENCH_ACK_LEVELS ("20,100") narrow a run."""
+    raw = os.environ.get(env, "")
+    if not raw:
+        return default
+    wanted = [cast(x.strip()) for x in raw.split(",") if x.strip()]
+    return tuple(d for d in default if d in wanted)
+
+
 async def run(ctx: Ctx, *, variant: str | None = None, kinds: tuple[str, ...] = KINDS,
               levels: tuple[int, ...] = CONCURRENCY, section: str = "1 ack latency", rounds: int = ROUNDS) -> None:
+    kinds = _selected("BENCH_ACK_KINDS", kinds, lambda k: {"help": HELP, "quick": QUICK, "status": STATUS,
+                                                           "click": CLICK}.get(k, k))
+    levels = _selected("BENCH_ACK_LEVELS", levels, int)
     fake = await seeded_fake()
     try:
         await _run(ctx, fake, variant, kinds, levels, section, rounds)
@@ -163,11 +186,14 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
                     told_before = len(fake.response_urls)
                     cpu0 = server.cpu_seconds()
                     bodies = makers[kind](n)
+                    waited0 = await after_ack_wait(server.url) if name == "bot" else (0, 0.0)
                     began = time.time()
                     res = await _load(server.url, c, makers[kind](warm_n), bodies, ctx.tmp, harness_cpus)
-                    await quiet(fake)
+                    # GC pauses count while requests were being sent: the ones a request could wait on.
                     windows.setdefault(f"{kind}|{c}", []).append((began, time.time()))
+                    await quiet(fake)
                     cpu = server.cpu_seconds() - cpu0
+                    waited1 = await after_ack_wait(server.url) if name == "bot" else (0, 0.0)
                     errors = sorted({f"{x.method}:{x.error}" for x in fake.calls[calls_before:] if not x.ok})
                     # Anything told to the person through a response_url here is an error report.
                     told = Counter(str(r.body.get("text", ""))[:70] for r in fake.response_urls[told_before:])
@@ -175,12 +201,15 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
                     agg = results.setdefault(f"{kind}|{c}|{name}", {"lat": [], "wall": 0.0, "status": Counter(),
                                                                    "cpu": 0.0, "sent": 0, "errors": set(),
                                                                    "slack": 0, "opened": [], "unopened": 0,
-                                                                   "filled": 0})
+                                                                   "filled": 0, "deferred": 0,
+                                                                   "deferred_s": 0.0})
                     if kind in MODALS and name == "bot":
                         opened, unopened = trigger_ages(fake.calls[calls_before:], bodies, res["sent"])
                         agg["opened"] += opened
                         agg["unopened"] += unopened
                         agg["filled"] += len([x for x in fake.calls[calls_before:] if x.method == "views.update"])
+                    agg["deferred"] += waited1[0] - waited0[0]
+                    agg["deferred_s"] += waited1[1] - waited0[1]
                     agg["lat"] += res["lat"]
                     agg["wall"] += res["wall"]
                     agg["status"].update(res["status"])
@@ -220,6 +249,9 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
                     f"CPU per request bot {cpu_b:.2f} ms, floor {cpu_f:.2f} ms; "
                     f"bot's Slack calls per request {b['slack'] / b['sent']:.2f}; "
                     f"{len(b['lat']) / b['wall']:.0f} vs {len(f['lat']) / f['wall']:.0f} req/s")
+            if b["deferred"]:
+                mean_ms = b["deferred_s"] * 1000 / b["deferred"]
+                note += f"; bot's work after ack() waited for the burst's acks a mean {mean_ms:.0f} ms"
             if bad:
                 note += f"; non-200: {bad}"
             if b["errors"]:
@@ -242,7 +274,7 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
                 "floor": {"p50": pct(f["lat"], 50), "p99": p99f, "max": max(f["lat"]), "cpu_ms": cpu_f},
                 "ratio": ratio}
     for c in (*levels, None):
-        spans = None if c is None else [w for k, ws in windows.items() if k.endswith(f"|{c}") for w in ws]
+        spans = [w for k, ws in windows.items() if c is None or k.endswith(f"|{c}") for w in ws]
         longest = max((p.wall for p in pauses["bot"].of(full=True, windows=spans)), default=0.0)
         report.add(section, f"GC pauses over 5 ms, gen 2 ({'all runs' if c is None else f'runs at c={c}'}): "
                             "count, p50, max", " · ".join(f"{name} {gc_summary(p.of(full=True, windows=spans))}"
@@ -251,9 +283,10 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
                    note="generation 0/1: " + " · ".join(f"{name} {gc_summary(p.of(full=False, windows=spans))}"
                                                        for name, p in pauses.items())
                         + "; wall time (what requests wait) and the CPU time of the longest (less when the process "
-                          "was descheduled: the cores are shared); a gc.callbacks hook in each server logs them")
+                          "was descheduled: the cores are shared); a gc.callbacks hook in each server logs them; "
+                          "counted while the load generator was sending (one once the load is over delays no ack)")
     if section == "1 ack latency":
-        _findings(report, results, kinds, levels, pauses)
+        _findings(report, results, kinds, levels, pauses, [w for ws in windows.values() for w in ws])
 
 
 def trigger_ages(calls: list[Any], bodies: list[str], sent: list[float]) -> tuple[list[float], int]:
@@ -302,25 +335,30 @@ def gc_summary(pauses: list[Pause]) -> str:
 
 
 def _findings(report: Report, results: dict[str, dict[str, Any]], kinds: tuple[str, ...],
-              levels: tuple[int, ...], pauses: dict[str, Pauses]) -> None:
+              levels: tuple[int, ...], pauses: dict[str, Pauses], spans: list[tuple[float, float]]) -> None:
     one = [r for k, r in results.items() if k.endswith("|1|floor")]
     if one:
         floor_p50 = pct([x for r in one for x in r["lat"]], 50)
         report.notes.append(
-            f"Ack floor: even the bare Bolt app takes {floor_p50 * 1000:.0f} ms at concurrency 1. With "
+            f"Ack floor: the bare Bolt app takes {floor_p50 * 1000:.0f} ms at concurrency 1. With "
             "process_before_response=False, Bolt's asyncio listener runner checks whether ack() was called every "
-            "10 ms (`await asyncio.sleep(0.01)` in slack_bolt/listener/asyncio_runner.py), so no Bolt app answers "
-            "in less; the bot matches the floor at concurrency 1.")
-    bot_full = [p.wall for p in pauses["bot"].of(full=True)]
-    floor_full = [p.wall for p in pauses["floor"].of(full=True)]
+            "10 ms (`await asyncio.sleep(0.01)` in slack_bolt/listener/asyncio_runner.py). The bot answers the "
+            "moment its listener acks (bot/ackfirst.py), so it can be faster than the floor.")
+    bot_full = [p.wall for p in pauses["bot"].of(full=True, windows=spans)]
+    floor_full = [p.wall for p in pauses["floor"].of(full=True, windows=spans)]
+    idle = [p.wall for p in pauses["bot"].of(full=True) if not any(a <= p.at <= b for a, b in spans)]
     if bot_full and max(bot_full) > 20:
         report.notes.append(
-            f"Ack tail: the bot's full (generation 2) garbage collections took a median {pct(bot_full, 50):.0f} ms "
-            f"and up to {max(bot_full):.0f} ms ({len(bot_full)} of them over 5 ms in this section; the floor: "
-            f"{len(floor_full)}, up to {max(floor_full, default=0):.0f} ms). Each one stops every request in "
-            "flight, which is what lifts the p99 even of `/incident help`, which does nothing after ack(). The "
-            "bot freezes its start-up heap (gc.freeze()) and sets its collection thresholds in bot/__main__.py "
-            "(GC_THRESHOLDS); `python -m bench.variant gcthresholds …` with BENCH_GC_THRESHOLDS tries others.")
+            f"Ack tail: while the load was being sent, the bot's full (generation 2) garbage collections took a "
+            f"median {pct(bot_full, 50):.0f} ms and up to {max(bot_full):.0f} ms ({len(bot_full)} of them over "
+            f"5 ms; the floor: {len(floor_full)}, up to {max(floor_full, default=0):.0f} ms). Each one stops every "
+            "request in flight. The bot runs full collections itself once no request came for half a second "
+            "(bot/collector.py), so one lands in a load only when it starts just as the load does, or after a "
+            "minute without one.")
+    if idle:
+        report.notes.append(
+            f"Full collections between loads (no request waiting): {len(idle)}, up to {max(idle):.0f} ms; their "
+            "length follows what the work after the acks left behind.")
     misses = [(k, c) for k in kinds for c in levels
               if pct(results[f"{k}|{c}|bot"]["lat"], 99) > TARGET_RATIO * pct(results[f"{k}|{c}|floor"]["lat"], 99)]
     if not misses:

@@ -12,14 +12,12 @@
   benchmarks put on this process's PYTHONPATH only.
 - pool: the Redis client's pool may hold up to 1,000 connections (bot.store.connect sets its own limit; past
   it a command fails, and the bot tells the person "Redis unreachable").
-- defer: after a listener acks, the rest of its work waits its turn behind at most 8 others (a semaphore),
-  so a burst of requests is acked first and worked off after; total work is the same.
 - gclog: (diagnostic, no speed change) log every garbage collection that takes over 5 ms (wall and CPU time).
 - why: (diagnostic, no speed change) log the underlying cause of every error the bot reports to a person.
 - gcfreeze: gc.freeze() once the app is built, so the start-up heap (modules, pydantic and Bolt
   internals, playbooks) is left out of every later full garbage collection (the bot now does this itself).
-- gcthresholds: the collector thresholds set after start-up are BENCH_GC_THRESHOLDS (e.g. "700,10,10")
-  instead of bot/__main__.py's GC_THRESHOLDS.
+- gcthresholds: the collector thresholds set after start-up are BENCH_GC_THRESHOLDS (e.g. "700,10,100")
+  instead of bot/collector.py's THRESHOLDS.
 
 Used by `python -m bench.whatif` to show how much each proposal moves the figures that miss.
 """
@@ -93,12 +91,13 @@ def patch_gcfreeze() -> None:
 
 
 def patch_gcthresholds() -> None:
-    """The thresholds bot/__main__.py sets after start-up, from BENCH_GC_THRESHOLDS ("700,10,10")."""
+    """The thresholds bot/collector.py sets after start-up, from BENCH_GC_THRESHOLDS ("700,10,100"); a third
+    threshold within reach lets Python start full collections during bursts again, as before bot/collector.py."""
     import os
 
-    import bot.__main__ as entry
+    from bot import collector
 
-    entry.GC_THRESHOLDS = tuple(int(x) for x in os.environ["BENCH_GC_THRESHOLDS"].split(","))  # type: ignore[assignment]
+    collector.THRESHOLDS = tuple(int(x) for x in os.environ["BENCH_GC_THRESHOLDS"].split(","))  # type: ignore[assignment]
 
 
 def patch_pool() -> None:
@@ -130,46 +129,6 @@ def patch_why() -> None:
     handlers.report = report
 
 
-def patch_defer(limit: int = 8) -> None:
-    import functools
-
-    import bot.handlers as handlers
-
-    original = handlers.guarded
-    turn = asyncio.Semaphore(limit)
-
-    class Ack:
-        def __init__(self, ack: Any) -> None:
-            self.ack = ack
-            self.waiting = False
-
-        @property
-        def response(self) -> Any:
-            return self.ack.response
-
-        async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-            result = await self.ack(*args, **kwargs)
-            await turn.acquire()
-            self.waiting = True
-            return result
-
-    def guarded(fn: Any) -> Any:
-        inner = original(fn)
-
-        @functools.wraps(fn)
-        async def listener(ack: Any, body: Any, client: Any) -> None:
-            proxy = Ack(ack)
-            try:
-                await inner(proxy, body, client)
-            finally:
-                if proxy.waiting:
-                    turn.release()
-
-        return listener
-
-    handlers.guarded = guarded  # before bot.app imports the handler modules, which import it by name
-
-
 def patch_gclog() -> None:
     import gc
     import logging
@@ -194,13 +153,11 @@ def patch_gclog() -> None:
 
 def main() -> int:
     changes = set(sys.argv[1].split(",")) - {""}
-    unknown = changes - {"session", "drain", "gcfreeze", "gcthresholds", "hiredis", "pool", "why", "defer", "gclog",
+    unknown = changes - {"session", "drain", "gcfreeze", "gcthresholds", "hiredis", "pool", "why", "gclog",
                          "none"}
     if unknown:
         print(f"unknown change(s): {unknown}", file=sys.stderr)
         return 2
-    if "defer" in changes:  # first: the handler modules must import the patched guarded
-        patch_defer()
     if "hiredis" in changes:
         from redis.utils import HIREDIS_AVAILABLE
 

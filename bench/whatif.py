@@ -22,7 +22,7 @@ from bench.common import ROOT, Ctx, Report, bench_playbooks, conditions
 from bench.run import markdown, table
 from tests.redis_server import RedisServer
 
-ACK_VARIANTS: tuple[str | None, ...] = (None, "session", "gcfreeze", "session,gcfreeze", "defer")
+ACK_VARIANTS: tuple[str | None, ...] = (None, "session", "gcfreeze", "session,gcfreeze")
 if os.environ.get("BENCH_HIREDIS_PATH"):  # hiredis is not a dependency: only with a folder that has it
     ACK_VARIANTS += ("hiredis", "session,hiredis,gcfreeze")
 ESCALATION_VARIANTS = (None, "session")  # "drain" is built into the scheduler now

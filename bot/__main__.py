@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import logs
 from bot.app import create_app, create_web_app, shut_down
 from bot.check import Checked, load_checked, run_check
+from bot.collector import FullCollections
 from bot.deps import Deps
 from bot.embedded_redis import EmbeddedRedis
 from bot.errors import ConfigError, StorageUnavailable
@@ -30,10 +31,6 @@ log = logging.getLogger("bot")
 BAD_TOKEN = frozenset({"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
                        "not_allowed_token_type"})
 HTTP_PORT, SOCKET_MODE_PORT, SANDBOX_PORT = 3000, 8080, 8000
-# gc.set_threshold after start-up (Python's default is 700, 10, 10). Young collections stay small (a big first
-# threshold made the second generation's pauses the longest of all); full collections, whose pause grows with
-# the requests in flight, run a tenth as often. Measured under load: README, "Speed".
-GC_THRESHOLDS = (700, 10, 100)
 # ROSTER is one of them: it may hold PagerDuty routing keys.
 SECRET_VARIABLES = ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "STATUSPAGE_API_KEY",
                     "PAGERDUTY_WEBHOOK_SECRET", "ROSTER", "ALERT_WEBHOOK_TOKEN", "REDIS_URL",
@@ -123,7 +120,8 @@ async def _serve(settings: Settings, checked: Checked, http: bool, port: int) ->
         # Everything loaded at start-up lives as long as the process: keep it out of the collector's scans.
         gc.collect()
         gc.freeze()
-        gc.set_threshold(*GC_THRESHOLDS)
+        full_collections = FullCollections(bolt.ack_first)  # and none in the middle of a burst
+        full_collections.start()
         if http:
             log.info("serving Slack requests on http://0.0.0.0:%s/slack/events", port)
         else:
@@ -140,6 +138,7 @@ async def _serve(settings: Settings, checked: Checked, http: bool, port: int) ->
         if socket_mode is not None:
             await socket_mode.close_async()  # type: ignore[no-untyped-call]
         await shut_down(runner, settings.shutdown_timeout)
+        await full_collections.stop()
     finally:
         if embedded:
             embedded.stop()

@@ -9,14 +9,17 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot import alerts, handlers, metrics, pagerduty
+from bot.ackfirst import AckFirst
 from bot.deps import Deps
 from bot.errors import IncidentGone, StorageUnavailable
 from bot.handlers import checklist, commands, declare, resolve, status, timeline
@@ -36,8 +39,21 @@ SCHEDULER: web.AppKey[Scheduler | None] = web.AppKey("scheduler")
 SIGNATURE_MAX_AGE_S = 300
 
 
-def create_app(deps: Deps) -> AsyncApp:
-    app = AsyncApp(
+class BotApp(AsyncApp):
+    """Bolt's app, answering each request as soon as it is acked and counting those that wait for their ack
+    (bot/ackfirst.py), in HTTP and Socket Mode alike: both hand every request to `async_dispatch`."""
+
+    def __init__(self, ack_first: AckFirst, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ack_first = ack_first
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        return await self.ack_first.dispatch(super().async_dispatch(req))
+
+
+def create_app(deps: Deps) -> BotApp:
+    app = BotApp(
+        AckFirst(),
         signing_secret=deps.settings.signing_secret,
         client=deps.client,
         process_before_response=False,

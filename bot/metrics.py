@@ -35,6 +35,9 @@ PAGERDUTY_WEBHOOKS = Counter("incidentbot_pagerduty_webhooks_total", "Signed Pag
 ALERT_NOTIFICATIONS = Counter("incidentbot_alert_notifications_total", "Alert notifications received, by outcome: "
                               "queued (stored for processing), unmatched (no playbook), refused (auth or body).",
                               ["outcome"])
+AFTER_ACK_WAIT = Histogram("incidentbot_after_ack_wait_seconds", "How long a listener's work after its ack waited "
+                           "for the burst of requests it came in to be acked first.",
+                           buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2))
 BUTTON_ACK = Histogram("incidentbot_button_ack_seconds", "From a button click's request in to its ack out.",
                        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
 

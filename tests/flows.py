@@ -24,6 +24,8 @@ async def open_declare_modal(driver: SlackDriver, bot: Bot, fake: FakeSlack, tex
     assert status == 200, body
     calls = await fake.wait_for("views.open", before + 1)
     view: dict[str, Any] = calls[-1].response["view"]
+    # Bound once Slack has answered views.open; a person can't submit sooner, a test could.
+    await eventually(lambda: bot.deps.store.view_binding(view["id"]))
     return view
 
 

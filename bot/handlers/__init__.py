@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import logs, modals, replies
+from bot import ackfirst, logs, modals, replies
 from bot.deps import Deps
 from bot.errors import BadInput, NotAnIncidentChannel
 from bot.forms import USER_ID, F
@@ -40,8 +40,38 @@ async def drain(timeout: float) -> int:  # noqa: ASYNC109
     return len(pending)
 
 
-def guarded(fn: Callable[[Any, dict[str, Any], AsyncWebClient], Awaitable[None]]) -> Listener:
-    """Wrap a listener so every failure reaches the person through the one error handler."""
+class _AckFirst:
+    """A listener's `ack`: Slack is answered at once, and the work that follows waits for the burst of
+    requests it came in to be acked (bot/ackfirst.py)."""
+
+    __slots__ = ("_ack", "_wait_s")
+
+    def __init__(self, ack: Any, wait_s: float) -> None:
+        self._ack = ack
+        self._wait_s = wait_s
+
+    @property
+    def response(self) -> Any:
+        return self._ack.response
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        answered = await self._ack(*args, **kwargs)
+        await ackfirst.after_ack(answered, self._wait_s)
+        return answered
+
+
+ListenerBody = Callable[[Any, dict[str, Any], AsyncWebClient], Awaitable[None]]
+
+
+def modal_listener(fn: ListenerBody) -> Listener:
+    """`guarded`, for a listener that may open a modal: its work waits less for other acks (the trigger id
+    lives 3 seconds)."""
+    return guarded(fn, wait_s=ackfirst.MODAL_WAIT_S)
+
+
+def guarded(fn: ListenerBody, *, wait_s: float = ackfirst.MAX_WAIT_S) -> Listener:
+    """Wrap a listener so every failure reaches the person through the one error handler, and its work
+    after the ack comes after other requests' acks (up to `wait_s` after its request arrived)."""
 
     @functools.wraps(fn)
     async def listener(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -49,6 +79,7 @@ def guarded(fn: Callable[[Any, dict[str, Any], AsyncWebClient], Awaitable[None]]
         if task is not None:
             _running.add(task)
         logs.bind(user=str((body.get("user") or {}).get("id") or body.get("user_id") or ""))
+        ack = _AckFirst(ack, wait_s)
         try:
             await fn(ack, body, client)
         except Exception as e:  # noqa: BLE001 - this is the single place errors are reported
@@ -64,7 +95,7 @@ def incident_button(app: AsyncApp, deps: Deps, action: str, opens: ModalOpener) 
     channel it was clicked in."""
 
     @app.action(action)
-    @guarded
+    @modal_listener
     async def on_button(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref = IncidentMeta.model_validate_json(body["actions"][0]["value"])

@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import logs, modals, replies
 from bot.deps import Deps
 from bot.errors import BadInput, IncidentGone, NotAnIncidentChannel
-from bot.handlers import channel_of, guarded, incident_here, members_only, user_of
+from bot.handlers import channel_of, guarded, incident_here, members_only, modal_listener, user_of
 from bot.handlers.resolve import open_resolve_modal
 from bot.ids import Action, StepRef
 from bot.incident import Incident
@@ -60,7 +60,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await checklist.click_step(deps, book, ref, channel, user_of(body))
 
     @app.action(re.compile(rf"^{Action.COMPLETE_PHASE}:"))
-    @guarded
+    @modal_listener
     async def on_complete(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref, incident, book = await _target(deps, body, step=False)
@@ -70,7 +70,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await checklist.complete_phase(deps, book, incident.id, ref.p, user_of(body))
 
     @app.action(re.compile(rf"^{Action.DETAILS}:"))
-    @guarded
+    @modal_listener
     async def on_details(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ref, _, book = await _target(deps, body, step=True)

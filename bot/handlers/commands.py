@@ -14,7 +14,7 @@ from bot import blocks, replies
 from bot.deps import Deps
 from bot.errors import BadInput
 from bot.forms import USER_ID, echo
-from bot.handlers import guarded, incident_here, user_of
+from bot.handlers import incident_here, modal_listener, user_of
 from bot.handlers.declare import open_modal
 from bot.handlers.resolve import resolve_command
 from bot.handlers.status import rca_command, status_command
@@ -33,7 +33,7 @@ OpensModal = Callable[[Deps, AsyncWebClient, dict[str, Any], str], Awaitable[Non
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.command("/incident")
-    @guarded
+    @modal_listener
     async def on_command(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         text = (body.get("text") or "").strip()
         word, _, raw = text.partition(" ")

@@ -12,7 +12,7 @@ from bot import forms, modals, replies
 from bot.attempts import attempt_all, listed
 from bot.deps import Deps
 from bot.errors import IncidentGone, StorageUnavailable
-from bot.handlers import form_value, guarded, user_of
+from bot.handlers import form_value, guarded, modal_listener, user_of
 from bot.ids import Action, AlertRef, Callback, DeclareMeta
 from bot.incident import Source, incident_name
 from bot.playbook import Playbook
@@ -45,7 +45,7 @@ async def _binding(deps: Deps, view_id: str) -> tuple[str, str] | None:
 
 def register(app: AsyncApp, deps: Deps) -> None:
     @app.action(Action.ALERT_DECLARE)
-    @guarded
+    @modal_listener
     async def on_suggestion(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
         """"Declare incident" under an alert suggestion: the declare modal, prefilled from the alerts."""
         await ack()

@@ -1,0 +1,117 @@
+"""Acks before follow-up work (bot/ackfirst.py): in a burst, the work after an ack waits until no request is
+waiting for its own ack, or until its deadline; nothing is dropped. Garbage collections: bot/collector.py."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from bot import ackfirst
+from bot.ackfirst import AckFirst
+from bot.collector import LONGEST_WITHOUT_S, QUIET_S, Quiet
+from tests.conftest import eventually
+from tests.flows import command_modal, declare
+
+
+async def _released(turns: list[asyncio.Task[None]]) -> list[int]:
+    await asyncio.sleep(0)
+    return [i for i, t in enumerate(turns) if t.done()]
+
+
+async def test_work_after_an_ack_waits_for_the_requests_still_waiting_for_theirs():
+    gate = AckFirst(quiet_s=0.01)
+    order: list[str] = []
+
+    async def work(name: str, ticket: ackfirst.Ticket) -> None:
+        await gate.turn(ticket, max_wait_s=30)
+        order.append(name)
+
+    with gate.request() as slow:  # a request whose ack has not come yet
+        with gate.request() as a:
+            pass  # acked
+        with gate.request() as b:
+            pass
+        tasks = [asyncio.create_task(work("a", a)), asyncio.create_task(work("b", b))]
+        for _ in range(20):
+            await asyncio.sleep(0.005)
+            assert order == [], "work ran while a request still waited for its ack"
+        assert gate.waiting == 1
+    assert slow.answered and gate.waiting == 0
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert order == ["a", "b"], "released in the order the requests came"
+
+
+async def test_work_goes_at_its_deadline_when_the_burst_does_not_end():
+    gate = AckFirst(quiet_s=0.01)
+    with gate.request():  # never acked while the work waits
+        with gate.request() as modal:
+            pass
+        with gate.request() as redraw:
+            pass
+        loop = asyncio.get_running_loop()
+        redraw_done = asyncio.create_task(gate.turn(redraw, max_wait_s=30))
+        await asyncio.wait_for(gate.turn(modal, max_wait_s=0.2), 10)
+        # The shorter deadline went first, though its request came earlier and the other waits on.
+        assert loop.time() - modal.arrived >= 0.2
+        assert not redraw_done.done()
+        redraw_done.cancel()
+
+
+async def test_a_request_on_its_own_starts_its_work_at_once():
+    gate = AckFirst(quiet_s=10)  # a quiet time no test would wait out
+    with gate.request() as alone:
+        pass
+    await asyncio.wait_for(gate.turn(alone, max_wait_s=30), 1)
+
+
+async def test_the_ack_goes_out_before_the_dispatch_is_over():
+    gate = AckFirst()
+    finished = asyncio.Event()
+
+    async def dispatch() -> str:
+        await ackfirst.after_ack("acked", max_wait_s=0)
+        await finished.wait()  # the listener's work goes on after Slack has its answer
+        return "acked"
+
+    assert await asyncio.wait_for(gate.dispatch(dispatch()), 5) == "acked"
+    assert gate.waiting == 0
+    finished.set()
+    await eventually(lambda: not ackfirst._finishing)
+
+
+async def test_a_command_modal_opens_after_the_requests_of_its_burst_are_acked(make_bot, driver, fake_slack):
+    """A status update submitted by a member waits for Slack to say who the members are before it is answered.
+    A declare command sent meanwhile is acked at once, but opens its modal only once that submission is
+    acked; both are carried out."""
+    bot = await make_bot(run_scheduler=False, restrict_to_members=True)
+    inc = await declare(driver, bot, fake_slack, "quick Burst")
+    view, _ = await command_modal(driver, bot, fake_slack, "status", inc.channel)
+    asked = len(fake_slack.calls_to("conversations.members"))
+    opened = len(fake_slack.calls_to("views.open"))
+    hold = fake_slack.hold("conversations.members")
+    try:
+        submit = asyncio.create_task(driver.submit_view(view, {"text": "Still slow", "eta": ""}, url=bot.url))
+        # The submission is waiting for its ack (Slack's answer is held).
+        await eventually(lambda: len(fake_slack.calls_to("conversations.members")) > asked)
+        status, body, _ = await driver.command("quick Second incident", url=bot.url)
+        assert status == 200 and body == ""
+        await asyncio.sleep(0.15)  # well past a burst's quiet time, well inside the modal's deadline
+        assert len(fake_slack.calls_to("views.open")) == opened, "the modal opened before the burst was acked"
+    finally:
+        released = time.monotonic()
+        hold.set()
+    assert (await asyncio.wait_for(submit, 10))[0] == 200
+    call = (await fake_slack.wait_for("views.open", opened + 1))[-1]
+    assert call.at >= released
+    updates = fake_slack.channels[inc.channel].messages
+    await eventually(lambda: any("Still slow" in str(m.blocks) + m.text for m in updates)
+                     or fake_slack.channel_by_name("status").messages)
+
+
+def test_full_collections_wait_for_a_quiet_moment_or_a_minute():
+    burst = Quiet(since_request=0.001, since_full=5, waiting=12, promoted=40)
+    assert not burst.due()
+    assert Quiet(since_request=QUIET_S, since_full=5, waiting=0, promoted=40).due()
+    assert not Quiet(since_request=QUIET_S, since_full=5, waiting=1, promoted=40).due(), "a request waits"
+    assert Quiet(since_request=0.001, since_full=LONGEST_WITHOUT_S, waiting=12, promoted=40).due()
+    assert not Quiet(since_request=100, since_full=100, waiting=0, promoted=0).due(), "nothing new to scan"
