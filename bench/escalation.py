@@ -183,12 +183,15 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
         cpu0 = [b.cpu_seconds() for b in bots] + [cpu(me)] + ([cpu(redis_ps)] if redis_ps else []) \
             + ([cpu(replica_ps)] if replica_ps else [])
         stats0 = await _commandstats(store)
+        forks0 = int((await store.redis.info("stats"))["total_forks"])
         w0 = time.monotonic()
         await _all_sent(fake, due, load.window_s + 60)
         burst_s = time.monotonic() - w0
         cpu1 = [b.cpu_seconds() for b in bots] + [cpu(me)] + ([cpu(redis_ps)] if redis_ps else []) \
             + ([cpu(replica_ps)] if replica_ps else [])
         stats = await _commandstats(store) - stats0
+        # An AOF rewrite forks a child whose CPU and disk writes psutil does not count with redis-server.
+        forks = int((await store.redis.info("stats"))["total_forks"]) - forks0
         await asyncio.sleep(2.0)  # a duplicate would have arrived by now
         # Idle: every ping of the window sent, every incident open, one item each due in an hour.
         idle0 = [b.cpu_seconds() for b in bots]
@@ -234,7 +237,7 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
     n = max(1, len(first))
     scripts, commands = stats["evalsha"] + stats["eval"], sum(stats.values())
     sched = (f"per ping sent: {scripts / n:.1f} script calls, {commands / n:.1f} Redis commands in all, "
-             f"{history / n:.2f} conversations.history calls")
+             f"{history / n:.2f} conversations.history calls; Redis forked {forks} time(s) (AOF rewrites)")
     report.add(sec, "pings sent / due in the window", f"{len(first)} / {len(due)}", f"{len(due)}",
                len(first) == len(due),
                note=f"{load.incidents:,} open incidents; window {load.window_s:.0f} s ({rate:.0f} pings/s due); "
@@ -275,7 +278,7 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
         "setup_s": setup_s, "late": {"p50": pct(late, 50), "p99": pct(late, 99), "max": max(late) if late else None},
         "deciles": deciles, "dups": dups, "missing": len(missing), "burst_s": burst_s, "burst_cpu": burst_cpu,
         "idle_cpu": idle, "rss_start": rss_start, "rss_end": rss_end, "start_ms": start_ms, "end_ms": end_ms,
-        "load_avg": load_avg, "commandstats": dict(stats)}
+        "load_avg": load_avg, "commandstats": dict(stats), "redis_forks": forks}
     print(f"  escalation {load}: set-up {setup_s:.1f} s, sent {len(first)}/{len(due)}, late p50 {pct(late, 50):.2f} "
           f"p99 {pct(late, 99):.2f} max {max(late) if late else float('nan'):.2f} s, deciles "
           f"{[round(d, 2) for d in deciles]}, dups {dups}, missing {len(missing)}, burst cpu "
