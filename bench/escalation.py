@@ -9,7 +9,9 @@ of the chat.postMessage minus the due time (both epoch, same clock).
 
 The scale is the issue's target by default; a smaller one for a busy machine:
 `python -m bench.escalation --incidents 20000 --rate 400 --window 20` (or BENCH_ESCALATION="20000,400,20"
-for `python -m bench.run`).
+for `python -m bench.run`). `--replica` (BENCH_ESCALATION_REPLICA=1) adds a Redis replica and runs the bots
+with REDIS_WAIT_REPLICAS=1, as behind Sentinel: every write waits for it, and a first attempt whose claim it
+confirmed skips the look in the channel's history.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from bot.incident import Event
 from bot.schedule import Due
 from bot.store import Store
 from bot.workflows.escalate import METADATA_TYPE
+from tests.redis_server import RedisServer
 
 LEAD_S = 3.0
 IDLE_S = 10.0
@@ -129,16 +132,36 @@ async def _all_sent(fake: TimedFake, due: dict[str, int], timeout: float) -> Non
         await asyncio.sleep(0.25)
 
 
+async def _replica_of(url: str) -> RedisServer:
+    """A replica of the server at `url`, once it has caught up."""
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    replica = RedisServer(extra=["--replicaof", "127.0.0.1", port])
+    replica.start()
+    client = aioredis.Redis.from_url(replica.url, decode_responses=True)
+    try:
+        deadline = time.monotonic() + 30
+        while (await client.info("replication")).get("master_link_status") != "up":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Redis replica did not catch up within 30 s")
+            await asyncio.sleep(0.1)
+    finally:
+        await client.aclose()
+    return replica
+
+
 async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: Load) -> None:
     report = ctx.report
     # The harness's own store: no 1 s client timeouts, which a burst of set-up writes can exceed.
     store = Store(aioredis.Redis.from_url(ctx.redis_url, decode_responses=True))
     tag = f"-{variant.replace(',', '+')}" if variant else ""
-    bots = [bot_proc(f"esc-bot-{x}{tag}", bot_env(ctx.redis_url, fake, ctx.playbooks, token=f"xoxb-bench-{x}",
-                                                        interval=INTERVAL),
-                     ctx.logdir, variant) for x in "ab"]
+    replica = await _replica_of(ctx.redis_url) if os.environ.get("BENCH_ESCALATION_REPLICA") == "1" else None
+    envs = [bot_env(ctx.redis_url, fake, ctx.playbooks, token=f"xoxb-bench-{x}", interval=INTERVAL) for x in "ab"]
+    for env in envs:
+        env["REDIS_WAIT_REPLICAS"] = "1" if replica else "0"
+    bots = [bot_proc(f"esc-bot-{x}{tag}", env, ctx.logdir, variant) for x, env in zip("ab", envs, strict=True)]
     me = psutil.Process(os.getpid())
     redis_ps = psutil.Process(ctx.redis_pid) if ctx.redis_pid else None
+    replica_ps = psutil.Process(replica.process.pid) if replica and replica.process else None
 
     def cpu(p: psutil.Process) -> float:
         t = p.cpu_times()
@@ -157,13 +180,18 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
         # Wait for the window to open, then measure CPU over the burst.
         await asyncio.sleep(max(0.0, (start_ms - await redis_ms(store)) / 1000))
         load_avg = os.getloadavg()[0]
-        cpu0 = [b.cpu_seconds() for b in bots] + [cpu(me)] + ([cpu(redis_ps)] if redis_ps else [])
+        cpu0 = [b.cpu_seconds() for b in bots] + [cpu(me)] + ([cpu(redis_ps)] if redis_ps else []) \
+            + ([cpu(replica_ps)] if replica_ps else [])
         stats0 = await _commandstats(store)
+        forks0 = int((await store.redis.info("stats"))["total_forks"])
         w0 = time.monotonic()
         await _all_sent(fake, due, load.window_s + 60)
         burst_s = time.monotonic() - w0
-        cpu1 = [b.cpu_seconds() for b in bots] + [cpu(me)] + ([cpu(redis_ps)] if redis_ps else [])
+        cpu1 = [b.cpu_seconds() for b in bots] + [cpu(me)] + ([cpu(redis_ps)] if redis_ps else []) \
+            + ([cpu(replica_ps)] if replica_ps else [])
         stats = await _commandstats(store) - stats0
+        # An AOF rewrite forks a child whose CPU and disk writes psutil does not count with redis-server.
+        forks = int((await store.redis.info("stats"))["total_forks"]) - forks0
         await asyncio.sleep(2.0)  # a duplicate would have arrived by now
         # Idle: every ping of the window sent, every incident open, one item each due in an hour.
         idle0 = [b.cpu_seconds() for b in bots]
@@ -178,6 +206,8 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
         await store.close()
         for b in bots:
             b.stop()
+        if replica:
+            replica.close()
 
     sent = pings(fake)
     by_member = Counter(m for m, _ in sent)
@@ -200,18 +230,21 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
     out_rate = len(first) / max(1e-9, (max(c.at for c in first.values()) - min(c.at for c in first.values()))) \
         if first else 0.0
     burst_cpu = [(b - a) / burst_s for a, b in zip(cpu0, cpu1, strict=True)]
-    names = ["bot a", "bot b", "fake Slack + harness", "redis-server"][:len(burst_cpu)]
+    names = ["bot a", "bot b", "fake Slack + harness", "redis-server"][:3 + bool(redis_ps)]
+    names += ["redis replica"] if replica_ps else []
     history = sum(1 for c in fake.calls if c.method == "conversations.history")
     # Redis work per ping over the burst: every script call (EVALSHA) and every command, scripts' own included.
     n = max(1, len(first))
     scripts, commands = stats["evalsha"] + stats["eval"], sum(stats.values())
     sched = (f"per ping sent: {scripts / n:.1f} script calls, {commands / n:.1f} Redis commands in all, "
-             f"{history / n:.2f} conversations.history calls")
+             f"{history / n:.2f} conversations.history calls; Redis forked {forks} time(s) (AOF rewrites)")
     report.add(sec, "pings sent / due in the window", f"{len(first)} / {len(due)}", f"{len(due)}",
                len(first) == len(due),
                note=f"{load.incidents:,} open incidents; window {load.window_s:.0f} s ({rate:.0f} pings/s due); "
                     f"sent at {out_rate:.0f}/s; per instance {dict(per_bot)}; Slack errors {dict(errors) or 'none'}; "
-                    f"fake Slack answers each call after 0.1 s; load average (1 min) {load_avg:.2f} at the start")
+                    f"fake Slack answers each call after 0.1 s; "
+                    f"{'a Redis replica, REDIS_WAIT_REPLICAS=1' if replica else 'no Redis replica'}; "
+                    f"load average (1 min) {load_avg:.2f} at the start")
     report.add(sec, "ping lateness p50 / p99 / max",
                f"{pct(late, 50):.2f} s / {pct(late, 99):.2f} s / {max(late) if late else float('nan'):.2f} s",
                f"p99 ≤ {TARGET_P99_S:g} s", bool(late) and pct(late, 99) <= TARGET_P99_S,
@@ -245,7 +278,7 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
         "setup_s": setup_s, "late": {"p50": pct(late, 50), "p99": pct(late, 99), "max": max(late) if late else None},
         "deciles": deciles, "dups": dups, "missing": len(missing), "burst_s": burst_s, "burst_cpu": burst_cpu,
         "idle_cpu": idle, "rss_start": rss_start, "rss_end": rss_end, "start_ms": start_ms, "end_ms": end_ms,
-        "load_avg": load_avg, "commandstats": dict(stats)}
+        "load_avg": load_avg, "commandstats": dict(stats), "redis_forks": forks}
     print(f"  escalation {load}: set-up {setup_s:.1f} s, sent {len(first)}/{len(due)}, late p50 {pct(late, 50):.2f} "
           f"p99 {pct(late, 99):.2f} max {max(late) if late else float('nan'):.2f} s, deciles "
           f"{[round(d, 2) for d in deciles]}, dups {dups}, missing {len(missing)}, burst cpu "
@@ -261,8 +294,12 @@ def main() -> int:
     parser.add_argument("--incidents", type=int, default=d.incidents, help="open incidents")
     parser.add_argument("--rate", type=float, default=d.rate, help="pings falling due per second")
     parser.add_argument("--window", type=float, default=d.window_s, help="seconds during which pings fall due")
+    parser.add_argument("--replica", action="store_true",
+                        help="add a Redis replica; the bots run with REDIS_WAIT_REPLICAS=1")
     args = parser.parse_args()
     os.environ["BENCH_ESCALATION"] = f"{args.incidents},{args.rate},{args.window}"
+    if args.replica:
+        os.environ["BENCH_ESCALATION_REPLICA"] = "1"
     return asyncio.run(runner.main_async(["escalation"]))
 
 

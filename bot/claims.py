@@ -98,6 +98,9 @@ class Claim:
     attempt: int
     due_ms: int
     now_ms: int  # Redis time at the claim
+    # A replica confirmed the claim, attempt counter included: a failover cannot lose it, so a first attempt
+    # (attempt 1) surely is one, and need not look in Slack for an earlier post (workflows/escalate.py).
+    replicated: bool = False
     lease: Lease = field(default_factory=lambda: Lease(0), compare=False)
 
 
@@ -115,8 +118,10 @@ def reserved(res: Any) -> tuple[int, list[tuple[int, str, str]]]:
     return int(res[0]), [(int(flat[i]), str(flat[i + 1]), str(flat[i + 2])) for i in range(0, len(flat), 3)]
 
 
-def outcomes(res: Any, dues: list[Due], owner: str, lease_ms: int, sent_at: float) -> list[Claim | None]:
-    """The claim script's answer, item by item: a Claim where this replica won it, else None."""
+def outcomes(res: Any, dues: list[Due], owner: str, lease_ms: int, sent_at: float,
+             replicated: bool = False) -> list[Claim | None]:
+    """The claim script's answer, item by item: a Claim where this replica won it, else None. `replicated`:
+    a replica confirmed the script's write."""
     now = int(res[0])
     out: list[Claim | None] = []
     for due, item in zip(dues, res[1:], strict=True):
@@ -128,5 +133,5 @@ def outcomes(res: Any, dues: list[Due], owner: str, lease_ms: int, sent_at: floa
         lease = Lease(lease_ms)
         lease.renewed(sent_at)
         out.append(Claim(member=due.member, owner=owner, attempt=int(item[1]), due_ms=int(float(item[2])),
-                         now_ms=now, lease=lease))
+                         now_ms=now, replicated=replicated, lease=lease))
     return out

@@ -17,8 +17,10 @@ from bot.store import Store
 from bot.templating import Templates
 
 Clock = Callable[[], int]
-# Connections to Slack kept open by one process: enough for a burst of clicks, each call short.
-HTTP_CONNECTIONS = 100
+# Connections to Slack one process may hold. Each scheduled send in flight holds one at a time (the scheduler
+# sends up to scheduler.MAX_IN_FLIGHT = 500 at once, each call taking Slack ~0.1 s or more), and a burst of
+# clicks needs its own: at 100 the escalation benchmark was held to ~530 pings/s by waits for a connection.
+HTTP_CONNECTIONS = 600
 
 
 def _loop_running() -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Json, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Json, field_validator
 
 # Someone who acknowledged a page in PagerDuty is a name, not a Slack id; stored with this prefix, which no
 # Slack id has, wherever an acknowledger or an actor is kept.
@@ -124,21 +124,25 @@ class Incident(BaseModel):
     source: Source = Source.SLASH
     alert_group: str = ""  # the alert group (hash of its groupKey) this incident follows
     alert_url: str = ""  # the Alertmanager (or Grafana) that sent the alerts
-    alerts: list[AlertRow] = []  # every alert of the group seen while the incident is open, by first sight
-    # Fields stored as "name:N" in the hash, by phase or escalation level.
-    phase_ts: dict[int, str] = {}
-    ping_ts: dict[int, str] = {}
-    ping_at: dict[int, int] = {}  # when the ping of a level was sent
-    ping_late: dict[int, int] = {}  # how late it was, ms
-    ping_severity: dict[int, str] = {}  # the severity and phase when it was sent
-    ping_phase: dict[int, int] = {}
-    ack_by: dict[int, str] = {}
-    ack_at: dict[int, int] = {}
-    phase_started: dict[int, int] = {}  # when each phase after the first started (the first: declared_at)
-    target_at: dict[int, int] = {}  # when the reminder of a missed target (TARGET_NAMES index) was sent
-    alert_note: dict[int, Json[AlertNote]] = {}  # messages about the alerts, by number
-    alert_note_ts: dict[int, str] = {}
-    steps: dict[str, StepState] = {}
+    # Every alert of the group seen while the incident is open, by first sight.
+    alerts: list[AlertRow] = Field(default_factory=list)
+    # Fields stored as "name:N" in the hash, by phase or escalation level. Defaults made by a factory: pydantic
+    # deep-copies a literal {} for every instance, and the scheduler builds thousands a second.
+    phase_ts: dict[int, str] = Field(default_factory=dict)
+    ping_ts: dict[int, str] = Field(default_factory=dict)
+    ping_at: dict[int, int] = Field(default_factory=dict)  # when the ping of a level was sent
+    ping_late: dict[int, int] = Field(default_factory=dict)  # how late it was, ms
+    ping_severity: dict[int, str] = Field(default_factory=dict)  # the severity and phase when it was sent
+    ping_phase: dict[int, int] = Field(default_factory=dict)
+    ack_by: dict[int, str] = Field(default_factory=dict)
+    ack_at: dict[int, int] = Field(default_factory=dict)
+    # When each phase after the first started (the first: declared_at).
+    phase_started: dict[int, int] = Field(default_factory=dict)
+    # When the reminder of a missed target (TARGET_NAMES index) was sent.
+    target_at: dict[int, int] = Field(default_factory=dict)
+    alert_note: dict[int, Json[AlertNote]] = Field(default_factory=dict)  # messages about the alerts, by number
+    alert_note_ts: dict[int, str] = Field(default_factory=dict)
+    steps: dict[str, StepState] = Field(default_factory=dict)
 
     @field_validator("alerts", mode="before")
     @classmethod
@@ -167,12 +171,13 @@ class Incident(BaseModel):
             if sep:
                 if name in _INDEXED_FIELDS:
                     data.setdefault(name, {})[int(index)] = v
-            elif name in cls.model_fields:
+            elif name in _FIELDS:
                 data[name] = v
         data["steps"] = {k: StepState.model_validate_json(v) for k, v in steps.items()}
         return cls.model_validate(data)
 
 
+_FIELDS = frozenset(Incident.model_fields)  # looked up once: the class property costs a call per field
 _INDEXED_FIELDS = frozenset(name for name, f in Incident.model_fields.items()
                             if name != "steps" and f.annotation is not None and str(f.annotation).startswith("dict"))
 

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
 from urllib.parse import unquote, urlsplit
 
+import hiredis
 import redis.asyncio as redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialBackoff, NoBackoff
+from redis.exceptions import DataError
 
 from bot.replication import SentinelWatch, Writes
 
@@ -153,6 +155,28 @@ class Link:
             await self.sentinel.aclose()
 
 
+class _HiredisPacking:
+    """redis-py packs a command in Python on its asyncio connections (its blocking ones use hiredis): about
+    16 µs for a script call with 30 arguments, against 2 µs here, for the same bytes on the wire. Every ping
+    makes several such calls."""
+
+    def pack_command(self, *args: Any) -> list[bytes]:
+        if isinstance(args[0], str):
+            args = (*args[0].encode().split(), *args[1:])  # "CONFIG GET": its words go as separate arguments
+        elif b" " in args[0]:
+            args = (*args[0].split(), *args[1:])
+        try:
+            packed = tuple(bytes(a) if isinstance(a, (bytearray, memoryview)) else a for a in args)
+            return [hiredis.pack_command(cast(Any, packed))]
+        except TypeError as e:  # None, a bool…: refused as redis-py refuses them
+            raise DataError(str(e)) from e
+
+
+def _packing_with_hiredis(connection_class: type[Any]) -> type[Any]:
+    """The pool's connection class (plain, TLS, Unix socket, Sentinel-managed), packing with hiredis."""
+    return type(connection_class.__name__, (_HiredisPacking, connection_class), {})
+
+
 class _SentinelPool(SentinelConnectionPool, redis.BlockingConnectionPool):
     """Sentinel's pool (asks the sentinels for the primary on each new connection) with the blocking pool's
     wait for a free connection."""
@@ -177,6 +201,7 @@ def connect(url: str, *, sentinel_password: str | None = None, wait_replicas: in
     if target.kind == "server":
         # Client-side timeouts rather than asyncio.wait_for: cancelling mid-command can corrupt a connection.
         pool = redis.BlockingConnectionPool.from_url(url, max_connections=MAX_CONNECTIONS, timeout=1.0, **options)
+        pool.connection_class = _packing_with_hiredis(pool.connection_class)
         client = redis.Redis(connection_pool=pool)
         client.auto_close_connection_pool = True
         return Link(target, client, Writes(client, wanted=wanted, timeout_s=wait_timeout))
@@ -194,6 +219,7 @@ def connect(url: str, *, sentinel_password: str | None = None, wait_replicas: in
     client = sentinel.master_for(target.master, connection_pool_class=_SentinelPool, db=target.db,
                                  username=target.username, password=target.password,
                                  max_connections=MAX_CONNECTIONS, timeout=1.0, **options)
+    client.connection_pool.connection_class = _packing_with_hiredis(client.connection_pool.connection_class)
     watch = SentinelWatch(sentinel, target.master, cast(SentinelConnectionPool, client.connection_pool))
     return Link(target, client, Writes(client, wanted=wanted, timeout_s=wait_timeout, watch=watch), sentinel)
 

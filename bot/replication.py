@@ -157,8 +157,13 @@ class Writes:
 
     async def script(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any], *,
                      retry_safe: bool) -> Any:
+        return (await self.script_acked(script, keys, args, retry_safe=retry_safe))[0]
+
+    async def script_acked(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any], *,
+                           retry_safe: bool) -> tuple[Any, int]:
+        """The script's answer, and how many replicas confirmed the write (0 when none was asked to)."""
         if not self.wanted and self.watch is None:
-            return await script(keys=list(keys), args=list(args))
+            return await script(keys=list(keys), args=list(args)), 0
 
         def run(pipe: Pipeline) -> None:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
@@ -168,9 +173,11 @@ class Writes:
             run(pipe)
 
         try:
-            return (await self._confirmed(run, retry_safe=retry_safe))[0]
+            answers, acked = await self._confirmed(run, retry_safe=retry_safe)
+            return answers[0], acked
         except NoScriptError:  # this server lacks it (restarted, or newly primary): refused, so nothing ran
-            return (await self._confirmed(load_and_run, retry_safe=retry_safe))[1]
+            answers, acked = await self._confirmed(load_and_run, retry_safe=retry_safe)
+            return answers[1], acked
 
     async def read(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """A script that only reads. The scheduler runs one every tick, so this is also where an idle replica
@@ -185,7 +192,7 @@ class Writes:
                 fill(pipe)
                 return list(await pipe.execute())
         if not transaction:
-            return await self._confirmed(fill, retry_safe=retry_safe)
+            return (await self._confirmed(fill, retry_safe=retry_safe))[0]
 
         def atomically(pipe: Pipeline) -> None:
             # WAIT inside MULTI would not wait: the transaction is spelled out so WAIT can follow its EXEC.
@@ -193,10 +200,10 @@ class Writes:
             fill(pipe)
             pipe.execute_command("EXEC")
 
-        return list((await self._confirmed(atomically, retry_safe=retry_safe))[-1])
+        return list((await self._confirmed(atomically, retry_safe=retry_safe))[0][-1])
 
-    async def _confirmed(self, fill: Fill, *, retry_safe: bool) -> list[Any]:
-        """Redis's raw answers to the commands `fill` queues, once they count."""
+    async def _confirmed(self, fill: Fill, *, retry_safe: bool) -> tuple[list[Any], int]:
+        """Redis's raw answers to the commands `fill` queues, once they count, and how many replicas have them."""
         for attempt in range(1, ATTEMPTS + 1):
             view = await self._view()
             need = self.wanted if view is None else min(self.wanted, view.replicas_up)
@@ -215,11 +222,11 @@ class Writes:
             if (self.wanted and acked >= self.wanted) or (view is None and not self.wanted):
                 # On as many replicas as asked: safe whoever is primary. (Or nothing was asked, and no
                 # sentinel answers to say whether the server is still the primary: as without Sentinel.)
-                return value
+                return value, acked
             if self.watch is None:
                 raise NotSaved(f"{acked} of {self.wanted} replica(s) confirmed the write within {self.timeout_ms} ms")
             if view is not None and view.settled and pipe.served == view.primary and acked >= need:
-                return value  # on the primary, and on as many replicas as are up
+                return value, acked  # on the primary, and on as many replicas as are up
             try:
                 view = await self.watch.view(newer_than=finished)
             except (RedisConnectionError, RedisTimeoutError) as e:
@@ -228,7 +235,7 @@ class Writes:
                 raise NotSaved("the sentinels do not agree on a primary yet (a failover is under way)")
             if pipe.served == view.primary:
                 if view.settled and acked >= min(self.wanted, view.replicas_up):
-                    return value
+                    return value, acked
                 if view.settled:
                     raise NotSaved(f"{acked} of the {view.replicas_up} replica(s) up confirmed the write within "
                                    f"{self.timeout_ms} ms")

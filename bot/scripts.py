@@ -72,6 +72,10 @@ class _Script:
             return await self._writes.read(self._script, keys, args)
         return await self._writes.script(self._script, keys, args, retry_safe=self._name in RETRY_SAFE)
 
+    async def acked(self, *, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any, int]:
+        """The answer, and how many replicas confirmed the write (replication.Writes)."""
+        return await self._writes.script_acked(self._script, keys, args, retry_safe=self._name in RETRY_SAFE)
+
 
 class Scripts:
     """Registered once per Redis client; EVALSHA, and the script sent again when Redis forgot it."""
@@ -177,8 +181,9 @@ class Scripts:
     async def reserve(self, sets: list[str], limit: int, lease_ms: int) -> Any:
         return await self._reserve(keys=sets, args=[str(limit), str(lease_ms)])
 
-    async def claim(self, owner: str, lease_ms: int, max_attempts: int, items: list[ClaimItem]) -> Any:
-        return await self._claim(keys=[k for i in items for k in (i.due_set, keys.job(i.member), i.live_key)],
+    async def claim(self, owner: str, lease_ms: int, max_attempts: int, items: list[ClaimItem]) -> tuple[Any, int]:
+        """The answer, and how many replicas confirmed the claims (their attempt counters survive a failover)."""
+        return await self._claim.acked(keys=[k for i in items for k in (i.due_set, keys.job(i.member), i.live_key)],
                                  args=[owner, str(lease_ms), str(max_attempts),
                                        *(a for i in items for a in (i.member, i.reserved, i.due_score, i.live_field,
                                                                     i.live_value, i.met_field))])
@@ -190,12 +195,15 @@ class Scripts:
 
     async def confirm(self, due_set: str, member: str, incident_id: str, owner: str, lease_ms: int, event: Event,
                       need_phase: int | None, set_severity: str, live_field: str, live_value: str,
-                      met_field: str, fields: dict[str, str], pages: list[dict[str, str]]) -> Any:
+                      met_field: str, fields: dict[str, str], pages: list[dict[str, str]], part: str = "",
+                      part_member: str = "", posting_ms: int = 0) -> Any:
+        """With `part`, the part the item posts is marked dirty and being posted (for `posting_ms`)."""
         return await self._confirm(
             keys=[due_set, keys.job(member), *_timeline(incident_id), keys.pages(), keys.pager(incident_id),
-                  keys.pager_index()],
+                  keys.pager_index(), keys.posting(incident_id, part), keys.dirty()],
             args=[member, owner, event.id, event.type, event.data_json, "" if need_phase is None else str(need_phase),
-                  set_severity, live_field, live_value, met_field, json.dumps(pages), str(lease_ms), *_pairs(fields)])
+                  set_severity, live_field, live_value, met_field, json.dumps(pages), str(lease_ms), part_member,
+                  str(posting_ms), *_pairs(fields)])
 
     async def release(self, due_set: str, member: str, owner: str) -> Any:
         return await self._release(keys=[due_set, keys.job(member)], args=[member, owner])
@@ -220,9 +228,15 @@ class Scripts:
         return await self._part_failed(keys=[keys.render_lock(incident_id, part), keys.dirty(), keys.dirty_attempts()],
                                        args=[token, member, str(max_attempts)])
 
-    async def part_posted(self, incident_id: str, part: str, version: int, digest: str, fields: dict[str, str]) -> Any:
-        return await self._part_posted(keys=[keys.incident(incident_id), keys.rendered(incident_id)],
-                                       args=[part, str(version), digest, *_pairs(fields)])
+    async def part_posted(self, incident_id: str, part: str, member: str, version: int, digest: str, token: str,
+                          lock_ms: int, fields: dict[str, str], item: tuple[str, str] | None = None) -> Any:
+        """`item`: (due set, member) of the scheduled item the post finishes, if any."""
+        due_set, done = item or ("", "")
+        return await self._part_posted(
+            keys=[keys.incident(incident_id), keys.steps(incident_id), keys.rendered(incident_id),
+                  keys.posting(incident_id, part), keys.render_lock(incident_id, part), keys.dirty(),
+                  keys.dirty_attempts(), *((due_set, keys.job(done)) if item else ())],
+            args=[part, str(version), digest, member, token, str(lock_ms), done, *_pairs(fields)])
 
     async def alert_enqueue(self, group: str, member: str, group_key: str, delivery: str, keep: int,
                             ttl_ms: int) -> Any:

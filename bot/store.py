@@ -454,10 +454,6 @@ class Store(AlertStore):
         return int(await self.redis.incrby(keys.clock_offset(), ms))
 
     @_storage_errors
-    async def clear_posting(self, incident_id: str, part: str) -> None:
-        await self.redis.delete(keys.posting(incident_id, part))
-
-    @_storage_errors
     async def posting_failed(self, incident_id: str, part: str, member: str) -> None:
         """A first post failed: no longer under way, and dirty (dated now) so the sweep posts it."""
         now = await self._now_ms()
@@ -473,10 +469,14 @@ class Store(AlertStore):
         return bool(await self.redis.exists(keys.posting(incident_id, part)))
 
     @_storage_errors
-    async def part_posted(self, incident_id: str, part: str, version: int, digest: str,
-                          fields: dict[str, str]) -> None:
-        await self.scripts.part_posted(incident_id, part, version, digest, fields)
-        await self.clear_posting(incident_id, part)
+    async def part_posted(self, incident_id: str, part: str, member: str, version: int, digest: str, token: str,
+                          fields: dict[str, str], done: Due | None = None) -> Drawing | None:
+        """Keep a posted part's ts (`fields`); Slack shows `version` with `digest`. The newer state to draw,
+        its lock taken with `token`, when the incident moved since; else None (nothing to draw). `done`: the
+        scheduled item the post finishes (as `finish`)."""
+        item = (wanted(done).due_set, done.member) if done else None
+        return _drawing(await self.scripts.part_posted(incident_id, part, member, version, digest, token,
+                                                       RENDER_LOCK_MS, fields, item))
 
     @_storage_errors
     async def part_failed(self, incident_id: str, part: str, member: str, token: str) -> bool:
@@ -533,16 +533,16 @@ class Store(AlertStore):
         full = max(per_set) >= limit
         if not items:
             return Taken([], full)
-        res = await self.scripts.claim(owner, lease_ms, max_attempts, items)
-        claims = outcomes(res, dues, owner, lease_ms, sent_at)
+        res, acked = await self.scripts.claim(owner, lease_ms, max_attempts, items)
+        claims = outcomes(res, dues, owner, lease_ms, sent_at, replicated=acked >= 1)
         return Taken([(due, claim) for due, claim in zip(dues, claims, strict=True) if claim is not None], full)
 
     @_storage_errors
     async def claim(self, due: Due, owner: str, lease_ms: int, max_attempts: int = 10) -> Claim | None:
         """Claim one item if it is due now (take_due claims in batches)."""
         sent_at = loop_time()
-        res = await self.scripts.claim(owner, lease_ms, max_attempts, [claim_item(due)])
-        return outcomes(res, [due], owner, lease_ms, sent_at)[0]
+        res, acked = await self.scripts.claim(owner, lease_ms, max_attempts, [claim_item(due)])
+        return outcomes(res, [due], owner, lease_ms, sent_at, replicated=acked >= 1)[0]
 
     @_storage_errors
     async def renew(self, owner: str, claims: list[tuple[Due, Claim]]) -> list[tuple[Due, Claim]]:
@@ -566,14 +566,15 @@ class Store(AlertStore):
     @_storage_errors
     async def confirm(self, due: Due, claim: Claim, event: Event, *, need_phase: int | None = None,
                       set_severity: str | None = None, fields: dict[str, str] | None = None,
-                      pages: list[PageRequest] | None = None) -> Incident | None:
+                      pages: list[PageRequest] | None = None, part: str = "", posting_ms: int = 0) -> Incident | None:
         """Record the item just before posting it, renewing its lease; None if it must not be posted any more.
-        The first confirm also queues `pages`."""
+        The first confirm also queues `pages`. With `part`, that part is marked as mark_posting does."""
         w = wanted(due)
         sent_at = loop_time()
         res = await self.scripts.confirm(w.due_set, due.member, due.incident_id, claim.owner, claim.lease.ms, event,
                                          need_phase, set_severity or "", w.live_field, w.live_value, w.met_field,
-                                         fields or {}, [p.as_json() for p in pages or []])
+                                         fields or {}, [p.as_json() for p in pages or []], part,
+                                         f"{due.incident_id}|{part}" if part else "", posting_ms)
         if res[0] == "lost":
             claim.lease.lost = True
         if res[0] != "ok":

@@ -22,6 +22,7 @@ from bot.errors import IncidentGone, StorageUnavailable
 from bot.incident import Incident, Status
 from bot.parts import Kind, Part
 from bot.render import Drawn, content, draw
+from bot.schedule import Due
 from bot.store import Drawing, new_token
 
 log = logging.getLogger(__name__)
@@ -47,38 +48,49 @@ async def sync(deps: Deps, incident_id: str, parts: Iterable[Part]) -> bool:
 
 
 async def post(deps: Deps, incident: Incident, part: Part, channel: str,
-               metadata: dict[str, Any] | None = None, client: AsyncWebClient | None = None) -> str:
-    """Post a part's first message, keep its ts, then sync it in case the incident moved meanwhile."""
+               metadata: dict[str, Any] | None = None, client: AsyncWebClient | None = None, *,
+               marked: bool = False, done: Due | None = None) -> str:
+    """Post a part's first message and keep its ts; drawn again only if the incident moved meanwhile.
+    `marked`: the script that changed the incident marked the part as being posted already (as
+    store.mark_posting does). `done`: the scheduled item this post finishes, recorded with the ts."""
     book = deps.book(incident.playbook)
     drawn = content(part, incident, book, deps.settings.roster) if book else None
     if drawn is None:
         raise IncidentGone()
     text, body = drawn
+    member = part.member(incident.id)
     # Until its ts is kept, the part is dirty and marked as being posted: if this post fails or the
     # process dies, the sweep posts it once the mark has run out (after looking for it in the channel).
-    await deps.store.mark_posting(incident.id, part.key, part.member(incident.id), POSTING_MS)
+    if not marked:
+        await deps.store.mark_posting(incident.id, part.key, member, POSTING_MS)
     metadata = metadata or {"event_type": PART_METADATA, "event_payload": {"incident": incident.id, "part": part.key}}
     try:
         resp = await (client or deps.client).chat_postMessage(channel=channel, text=text, blocks=body,
                                                               metadata=metadata)
     except Exception:
         # This attempt is over (it may still have reached Slack: the sweep looks before posting again).
-        await deps.store.posting_failed(incident.id, part.key, part.member(incident.id))
+        await deps.store.posting_failed(incident.id, part.key, member)
         raise
     ts, channel_id = str(resp["ts"]), str(resp["channel"])
     fields = {part.ts_field: ts}
     if part.kind == Kind.ANNOUNCEMENT:
         fields["announcement_channel"] = channel_id
-    await deps.store.part_posted(incident.id, part.key, incident.version, Drawn(channel_id, ts, text, body).digest,
-                                 fields)
-    await sync(deps, incident.id, [part])
+    token = new_token()
+    drawing = await deps.store.part_posted(incident.id, part.key, member, incident.version,
+                                           Drawn(channel_id, ts, text, body).digest, token, fields, done)
+    if drawing is not None:
+        await _sync_part(deps, incident.id, part, (token, drawing))
     return ts
 
 
-async def adopt(deps: Deps, incident_id: str, part: Part, ts: str) -> None:
-    """A part's message found in Slack (an earlier attempt posted it and died): keep its ts and redraw it."""
-    await deps.store.part_posted(incident_id, part.key, -1, "", {part.ts_field: ts})
-    await sync(deps, incident_id, [part])
+async def adopt(deps: Deps, incident_id: str, part: Part, ts: str, done: Due | None = None) -> None:
+    """A part's message found in Slack (an earlier attempt posted it and died): keep its ts and redraw it.
+    `done`: the scheduled item it finishes."""
+    token = new_token()
+    drawing = await deps.store.part_posted(incident_id, part.key, part.member(incident_id), -1, "", token,
+                                           {part.ts_field: ts}, done)
+    if drawing is not None:
+        await _sync_part(deps, incident_id, part, (token, drawing))
 
 
 async def find_posted(deps: Deps, channel: str, since_ms: int, metadata_type: str, item: str) -> str:

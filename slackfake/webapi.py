@@ -127,9 +127,19 @@ class WebApi(Workspace):
         raise SlackError("message_not_found")
 
     @staticmethod
-    def _message_api(ch: Channel, m: Message, *, include_metadata: bool = True) -> dict[str, Any]:
+    def _threads(ch: Channel) -> dict[str, list[Message]]:
+        """Every thread's replies, by the ts of the message they answer, in one pass over the channel."""
+        out: dict[str, list[Message]] = {}
+        for r in ch.messages:
+            if r.thread_ts is not None and r.thread_ts != r.ts:
+                out.setdefault(r.thread_ts, []).append(r)
+        return out
+
+    @classmethod
+    def _message_api(cls, ch: Channel, m: Message, *, include_metadata: bool = True,
+                     threads: dict[str, list[Message]] | None = None) -> dict[str, Any]:
         out = m.to_api(include_metadata=include_metadata)
-        replies = [r for r in ch.messages if r.thread_ts == m.ts and r.ts != m.ts]
+        replies = (cls._threads(ch) if threads is None else threads).get(m.ts, [])
         if replies:
             out.update(thread_ts=m.ts, reply_count=len(replies), reply_users=sorted({r.user for r in replies}),
                        latest_reply=replies[-1].ts)
@@ -245,7 +255,9 @@ class WebApi(Workspace):
         page = top[offset:offset + limit]
         more = offset + limit < len(top)
         include_metadata = truthy(args.get("include_all_metadata"))
-        return {"messages": [self._message_api(ch, m, include_metadata=include_metadata) for m in page],
+        threads = self._threads(ch)
+        return {"messages": [self._message_api(ch, m, include_metadata=include_metadata, threads=threads)
+                             for m in page],
                 "has_more": more, "pin_count": len(ch.pins),
                 "response_metadata": {"next_cursor": f"next_{offset + limit}" if more else ""}}
 

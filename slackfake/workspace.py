@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
 import time
 from collections.abc import Callable, Iterable
@@ -41,9 +40,12 @@ class Message:
         if not self.versions:
             self.versions.append(self.snapshot())
 
+    # The content (blocks, metadata, attachments, files) is replaced by a new value on every change, never
+    # changed in place, and the Web API copies what it takes in (webapi.py `_content`): so snapshots and
+    # answers share it rather than copy it again on every post and every read of the history.
     def snapshot(self) -> dict[str, Any]:
-        return {"text": self.text, "blocks": copy.deepcopy(self.blocks), "metadata": copy.deepcopy(self.metadata),
-                "attachments": copy.deepcopy(self.attachments), "at": time.time()}
+        return {"text": self.text, "blocks": self.blocks, "metadata": self.metadata,
+                "attachments": self.attachments, "at": time.time()}
 
     def to_api(self, *, include_metadata: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "message", "ts": self.ts, "user": self.user, "text": self.text,
@@ -51,17 +53,17 @@ class Message:
         if self.user == BOT_USER:
             out.update(bot_id=BOT_ID, app_id=APP_ID)
         if self.blocks:
-            out["blocks"] = copy.deepcopy(self.blocks)
+            out["blocks"] = self.blocks
         if self.attachments:
-            out["attachments"] = copy.deepcopy(self.attachments)
+            out["attachments"] = self.attachments
         if self.files:
-            out["files"] = copy.deepcopy(self.files)
+            out["files"] = self.files
         if self.thread_ts:
             out["thread_ts"] = self.thread_ts
         if self.updated_count:
             out["edited"] = {"user": BOT_USER, "ts": self.ts}
         if include_metadata and self.metadata is not None:
-            out["metadata"] = copy.deepcopy(self.metadata)
+            out["metadata"] = self.metadata
         return out
 
 

@@ -1,4 +1,5 @@
-"""Claims on due pings: a short lease kept by a heartbeat, history looked at on every attempt, batches.
+"""Claims on due pings: a short lease kept by a heartbeat, history looked at on every attempt a failover could
+make a repeat, batches.
 
 Real processes where the fault needs one: a replica killed with SIGKILL while it holds claims, bots restarted
 against a promoted Redis replica that never heard a ping was sent.
@@ -131,6 +132,41 @@ async def test_bots_restarted_against_a_primary_that_lost_the_pings_post_each_on
         replica.close()
     ids = ping_ids(fake_slack, inc.channel)
     assert sorted(ids) == sorted(members), f"each ping once: {ids}"
+
+
+async def test_a_first_attempt_skips_the_history_only_when_a_replica_confirmed_its_claim(make_bot, driver, fake_slack,
+                                                                                         redis_server):
+    """Without a replica's word on the claim, a failover could lose the attempt counter (test above): every
+    attempt looks in Slack. With REDIS_WAIT_REPLICAS=1 the counter survives, so a first attempt posts at once."""
+    replica = RedisServer(extra=["--replicaof", "127.0.0.1", str(redis_server.port)])
+    replica.start()
+    follower = aioredis.Redis.from_url(replica.url, decode_responses=True)
+
+    def history(channel: str) -> int:
+        return sum(1 for c in fake_slack.calls_to("conversations.history") if c.args.get("channel") == channel)
+
+    try:
+        async def linked() -> bool:
+            return (await follower.info("replication")).get("master_link_status") == "up"
+
+        await eventually(linked, timeout=15)
+        requester = await make_bot(run_scheduler=False)
+        plain = await declare(driver, requester, fake_slack, "quick Not confirmed")
+        sender = await make_bot()  # REDIS_WAIT_REPLICAS=0: no replica vouches for its claims
+        await eventually(lambda: len(pings(fake_slack, plain.channel)) == 3, timeout=20)
+        await sender.stop()
+        careful = await make_bot(run_scheduler=False, redis_wait_replicas=1, redis_wait_timeout=2.0)
+        confirmed = await declare(driver, careful, fake_slack, "quick Confirmed by a replica")
+        await make_bot(redis_wait_replicas=1, redis_wait_timeout=2.0)
+        await eventually(lambda: len(pings(fake_slack, confirmed.channel)) == 3, timeout=20)
+        await asyncio.sleep(0.5)  # a repeat would have been posted by now
+    finally:
+        await follower.aclose()
+        replica.close()
+    assert sorted(ping_ids(fake_slack, plain.channel)) == [f"esc|{plain.incident_id}|{n}" for n in range(3)]
+    assert sorted(ping_ids(fake_slack, confirmed.channel)) == [f"esc|{confirmed.incident_id}|{n}" for n in range(3)]
+    assert history(plain.channel) >= 3, "each unconfirmed first attempt looks for an earlier post"
+    assert history(confirmed.channel) == 0, "a first attempt a replica vouches for cannot be a repeat"
 
 
 async def make_due(store: Store, fake: FakeSlack, n: int, *, playbook: str = "quick") -> list[str]:

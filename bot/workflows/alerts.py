@@ -22,7 +22,7 @@ from bot.forms import DeclareForm
 from bot.incident import Source, Status
 from bot.playbook import Playbook
 from bot.replies import SUGGESTION_STALE, alert_already_declared
-from bot.sync import find_posted, post, sync
+from bot.sync import adopt, find_posted, post, sync
 from bot.workflows import declare
 
 log = logging.getLogger(__name__)
@@ -149,8 +149,7 @@ async def _post_notes(deps: Deps, group: str, claim: Claim) -> bool:
             ts = await find_posted(deps, incident.channel_id, claim.due_ms, NOTE_METADATA, item) \
                 if claim.attempt > 1 else ""
             if ts:
-                await deps.store.part_posted(incident.id, part.key, 0, "", {part.ts_field: ts})
-                await sync(deps, incident.id, [part])
+                await adopt(deps, incident.id, part, ts)
             else:
                 await post(deps, incident, part, incident.channel_id,
                            {"event_type": NOTE_METADATA, "event_payload": {"id": item}})

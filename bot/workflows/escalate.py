@@ -1,12 +1,14 @@
 """What a due item posts: an escalation ping, a phase-window reminder, a missed-target reminder or the RCA
 reminder.
 
-Every attempt, the first one included, first looks in the channel for a message whose metadata names the
-item: an earlier attempt may have posted it and died before saying so, and after a Redis failover or
-restart even the record of that attempt may be gone, so only Slack knows. Then the item is recorded
-(CONFIRM, which also renews the claim's lease) and posted at once, unless the lease was lost or is too close
-to running out (bot/claims.py). An escalation's first CONFIRM also queues a PagerDuty trigger for each role
-of its level with a routing key (workflows/page.py sends them).
+Every attempt first looks in the channel for a message whose metadata names the item: an earlier attempt
+may have posted it and died before saying so, and after a Redis failover or restart even the record of that
+attempt may be gone, so only Slack knows. The one exception is a first attempt whose claim a replica
+confirmed (REDIS_WAIT_REPLICAS ≥ 1): its attempt counter survives any failover, so it is surely the first.
+Then the item is recorded (CONFIRM, which also renews the claim's lease and marks the part as being posted)
+and posted at once, unless the lease was lost or is too close to running out (bot/claims.py); the script
+keeping the ping's ts also finishes the item. An escalation's first CONFIRM also queues a PagerDuty trigger
+for each role of its level with a routing key (workflows/page.py sends them).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from bot.parts import Part
 from bot.playbook import TARGET_NAMES, Playbook
 from bot.schedule import Due, DueKind, is_late, lateness_ms
 from bot.store import Outcome, PageRequest
-from bot.sync import adopt, find_posted, post, sync
+from bot.sync import POSTING_MS, adopt, find_posted, post, sync
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +101,13 @@ async def send(deps: Deps, due: Due, claim: Claim, incident: Incident | None = N
     if earlier:
         # Posted by an attempt that died before finishing: keep that message, finish what it left undone.
         if notice.part is not None:
-            await adopt(deps, incident.id, notice.part, earlier)
+            await adopt(deps, incident.id, notice.part, earlier, done=due)
+        else:
+            await store.finish(due)
     else:
         confirmed = await store.confirm(due, claim, notice.event, need_phase=notice.need_phase,
-                                        set_severity=notice.set_severity, fields=notice.fields, pages=notice.pages)
+                                        set_severity=notice.set_severity, fields=notice.fields, pages=notice.pages,
+                                        part=notice.part.key if notice.part else "", posting_ms=POSTING_MS)
         if confirmed is None:
             return
         if not claim.lease.safe_to_post(loop_time()):
@@ -114,11 +119,13 @@ async def send(deps: Deps, due: Due, claim: Claim, incident: Incident | None = N
         metadata: dict[str, Any] = {"event_type": METADATA_TYPE, "event_payload": {"id": claim.member}}
         # No client-side retries: a retried post could land twice; the next attempt checks Slack first.
         if notice.part is not None:
-            await post(deps, confirmed, notice.part, confirmed.channel_id, metadata, client=deps.once_client)
+            # The confirm marked the part as being posted; the script keeping its ts finishes the item.
+            await post(deps, confirmed, notice.part, confirmed.channel_id, metadata, client=deps.once_client,
+                       marked=True, done=due)
         else:
             await deps.once_client.chat_postMessage(channel=confirmed.channel_id, text=notice.text,
                                                     metadata=metadata)
-    await store.finish(due)
+            await store.finish(due)
     if due.kind == DueKind.ESCALATION:
         metrics.ESCALATIONS_SENT.labels(playbook=incident.playbook, level=str(due.index + 1)).inc()
         metrics.ESCALATION_LATENESS.observe(max(0, claim.now_ms - claim.due_ms) / 1000)
@@ -127,6 +134,10 @@ async def send(deps: Deps, due: Due, claim: Claim, incident: Incident | None = N
 
 
 async def _posted_before(deps: Deps, incident: Incident, claim: Claim) -> str:
+    if claim.attempt == 1 and claim.replicated:
+        # No attempt came before, and a replica has that count: a failover cannot lose it (a later claimant
+        # would count 2 and look), so this cannot be a repeat and Slack's history (Tier 3) is not read.
+        return ""
     try:
         return await find_posted(deps, incident.channel_id, claim.due_ms, METADATA_TYPE, claim.member)
     except SlackApiError as e:
