@@ -187,10 +187,12 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
                     cpu0 = server.cpu_seconds()
                     bodies = makers[kind](n)
                     waited0 = await after_ack_wait(server.url) if name == "bot" else (0, 0.0)
-                    began = time.time()
+                    began, began_mono = time.time(), time.monotonic()
                     res = await _load(server.url, c, makers[kind](warm_n), bodies, ctx.tmp, harness_cpus)
-                    # GC pauses count while requests were being sent: the ones a request could wait on.
-                    windows.setdefault(f"{kind}|{c}", []).append((began, time.time()))
+                    # GC pauses count from the first measured request sent to the last answer: the ones a
+                    # measured request could wait on (`sent` is time.monotonic(), pauses are logged in epoch s).
+                    windows.setdefault(f"{kind}|{c}", []).append((began + min(res["sent"]) - began_mono,
+                                                                  time.time()))
                     await quiet(fake)
                     cpu = server.cpu_seconds() - cpu0
                     waited1 = await after_ack_wait(server.url) if name == "bot" else (0, 0.0)
@@ -284,7 +286,8 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, kinds: tuple[str,
                                                        for name, p in pauses.items())
                         + "; wall time (what requests wait) and the CPU time of the longest (less when the process "
                           "was descheduled: the cores are shared); a gc.callbacks hook in each server logs them; "
-                          "counted while the load generator was sending (one once the load is over delays no ack)")
+                          "counted from the first measured request sent to the last answer (one between loads "
+                          "delays no measured request)")
     if section == "1 ack latency":
         _findings(report, results, kinds, levels, pauses, [w for ws in windows.values() for w in ws])
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import logs
+from bot import handlers, logs
 from bot.app import create_app, create_web_app, shut_down
 from bot.check import Checked, load_checked, run_check
 from bot.collector import FullCollections
@@ -120,7 +120,7 @@ async def _serve(settings: Settings, checked: Checked, http: bool, port: int) ->
         # Everything loaded at start-up lives as long as the process: keep it out of the collector's scans.
         gc.collect()
         gc.freeze()
-        full_collections = FullCollections(bolt.ack_first)  # and none in the middle of a burst
+        full_collections = FullCollections(bolt.ack_first, handlers.working)  # none in the middle of a burst
         full_collections.start()
         if http:
             log.info("serving Slack requests on http://0.0.0.0:%s/slack/events", port)

@@ -4,7 +4,8 @@ A full (generation 2) collection stops the whole process for as long as it takes
 since start-up, and under a burst of requests that is tens of milliseconds with the requests of the burst
 in memory: every request in flight waits it out. Python starts one when enough objects have survived
 younger collections, which is exactly during a burst. So the process sets the third threshold out of reach
-and runs full collections itself: once no request has arrived for QUIET_S, or unconditionally once
+and runs full collections itself: once no request has arrived for QUIET_S and the work of the last
+burst is done (its objects are gone by then, so there is less to scan), or unconditionally once
 LONGEST_WITHOUT_S went by without one, so memory held by reference cycles is still given back under a load
 that never pauses. Young collections (generations 0 and 1) stay automatic; they are short.
 """
@@ -39,21 +40,24 @@ class Quiet:
     since_full: float
     waiting: int
     promoted: int
+    working: int = 0  # listeners still at work after their ack (a burst's work runs after its acks)
 
     def due(self) -> bool:
         if self.promoted == 0:
             return False  # nothing reached the old generation: a full collection would find nothing new
         if self.since_full >= LONGEST_WITHOUT_S:
             return True
-        return self.waiting == 0 and self.since_request >= QUIET_S
+        return self.waiting == 0 and self.working == 0 and self.since_request >= QUIET_S
 
 
 class FullCollections:
     """The task that runs full collections for a process serving `gate`'s requests."""
 
-    def __init__(self, gate: AckFirst, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, gate: AckFirst, working: Callable[[], int],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         # `clock` must be the event loop's (time.monotonic unless a loop says otherwise): gate.last_arrival is.
         self.gate = gate
+        self.working = working
         self.clock = clock
         self.last_full = clock()
         self._task: asyncio.Task[None] | None = None
@@ -70,7 +74,7 @@ class FullCollections:
     def state(self) -> Quiet:
         now = self.clock()
         return Quiet(since_request=now - self.gate.last_arrival, since_full=now - self.last_full,
-                     waiting=self.gate.waiting, promoted=gc.get_count()[2])
+                     waiting=self.gate.waiting, promoted=gc.get_count()[2], working=self.working())
 
     async def _run(self) -> None:
         while True:

@@ -113,5 +113,6 @@ def test_full_collections_wait_for_a_quiet_moment_or_a_minute():
     assert not burst.due()
     assert Quiet(since_request=QUIET_S, since_full=5, waiting=0, promoted=40).due()
     assert not Quiet(since_request=QUIET_S, since_full=5, waiting=1, promoted=40).due(), "a request waits"
+    assert not Quiet(since_request=QUIET_S, since_full=5, waiting=0, promoted=40, working=3).due(), "work to do"
     assert Quiet(since_request=0.001, since_full=LONGEST_WITHOUT_S, waiting=12, promoted=40).due()
     assert not Quiet(since_request=100, since_full=100, waiting=0, promoted=0).due(), "nothing new to scan"

@@ -31,6 +31,11 @@ ModalOpener = Callable[[Deps, AsyncWebClient, dict[str, Any], Incident], Awaitab
 _running: weakref.WeakSet[asyncio.Task[object]] = weakref.WeakSet()
 
 
+def working() -> int:
+    """Listeners still running (their ack sent, their work not done)."""
+    return sum(1 for t in _running if not t.done())
+
+
 async def drain(timeout: float) -> int:  # noqa: ASYNC109
     """Wait up to `timeout` s for listeners in flight; how many were still running when it gave up."""
     tasks = [t for t in _running if not t.done() and t is not asyncio.current_task()]
