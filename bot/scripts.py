@@ -1,7 +1,7 @@
 """Every atomic state change: the Lua scripts in `bot/lua/`, each with the one typed wrapper that calls it.
 
 The KEYS/ARGV order of a script is written here and in its file's first lines, nowhere else. Wrappers
-return Redis's raw answer; `store.py` turns it into domain values.
+return Redis's raw answer; `store/` turns it into domain values.
 """
 
 from __future__ import annotations
