@@ -10,8 +10,8 @@
 - hiredis: redis-py parses replies with hiredis instead of pure Python. hiredis is not a dependency, so
   it must be importable from BENCH_HIREDIS_PATH (`pip install --target DIR hiredis`), which the
   benchmarks put on this process's PYTHONPATH only.
-- pool: the Redis client's pool may hold up to 1,000 connections (bot.store.connect sets its own limit; past
-  it a command fails, and the bot tells the person "Redis unreachable").
+- pool: the Redis client's pool may hold up to 5,000 connections instead of bot/redis_conn.py's MAX_CONNECTIONS
+  (past it a command waits up to a second for a free one, then fails and the person hears "Redis unreachable").
 - gclog: (diagnostic, no speed change) log every garbage collection that takes over 5 ms (wall and CPU time).
 - why: (diagnostic, no speed change) log the underlying cause of every error the bot reports to a person.
 - gcfreeze: gc.freeze() once the app is built, so the start-up heap (modules, pydantic and Bolt
@@ -101,17 +101,9 @@ def patch_gcthresholds() -> None:
 
 
 def patch_pool() -> None:
-    from bot import store
-    from bot.redis_conn import Link
+    from bot import redis_conn
 
-    original = store.connect
-
-    def connect(url: str, **options: Any) -> Link:
-        link = original(url, **options)
-        link.client.connection_pool.max_connections = 1000
-        return link
-
-    store.connect = connect  # connect_settings, which serving uses, looks it up there
+    redis_conn.MAX_CONNECTIONS = 5_000  # read when connect() builds the pool, which serving does
 
 
 def patch_why() -> None:
