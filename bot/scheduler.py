@@ -45,6 +45,7 @@ class Scheduler:
         self._heartbeat: asyncio.Task[None] | None = None
         self._sweep: asyncio.Task[int] | None = None
         self._stopping = False
+        self._beating = True  # the heartbeat goes on while the sends in flight finish, until stop() ends it
         self._inflight: dict[asyncio.Task[None], tuple[Due, Claim]] = {}
         self._overloaded_until = 0.0  # loop time until which nothing new is claimed (see _renew)
         self._room = asyncio.Event()  # set when a send ends: a replica at MAX_IN_FLIGHT may claim again
@@ -76,8 +77,9 @@ class Scheduler:
             await self._hand_back(timeout)
         finally:
             if self._heartbeat:
+                self._beating = False
                 self._heartbeat.cancel()
-                await asyncio.gather(self._heartbeat, return_exceptions=True)
+                await asyncio.wait([self._heartbeat], timeout=timeout)
 
     async def _hand_back(self, timeout: float) -> None:  # noqa: ASYNC109
         if not self._inflight:
@@ -163,9 +165,11 @@ class Scheduler:
         so the sends under way keep their leases rather than lose them to another replica mid-post."""
         loop = asyncio.get_running_loop()
         period = self.lease_ms / 3000
-        while True:
+        while self._beating:  # not only the cancel: one swallowed inside a Redis call must not keep it beating
             woke = loop.time() + period
             await asyncio.sleep(period)
+            if not self._beating:
+                return
             if loop.time() - woke > period:
                 log.warning("scheduler: event loop %.1f s behind; claiming nothing new for %.1f s",
                             loop.time() - woke, period)

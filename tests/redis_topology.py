@@ -53,15 +53,27 @@ class Processes:
         self.dir = Path(tempfile.mkdtemp(prefix=prefix))
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
 
-    def spawn(self, argv0: str, name: str, port: int, lines: list[str]) -> None:
-        home = self.dir / name
-        home.mkdir()
-        conf = home / "redis.conf"
-        conf.write_text("\n".join([f"port {port}", "bind 127.0.0.1", f"dir {home}", "save \"\"", *lines]) + "\n")
-        log = (home / "log").open("wb")
-        self.procs[port] = subprocess.Popen([argv0, str(conf)], stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        _wait_ready(port, self.procs[port])
+    def spawn(self, argv0: str, name: str, port: int, lines: list[str]) -> int:
+        """Start one process on `port`, or on another free port if something took that one since it was
+        picked (free_port only finds a port free at that moment); the port it listens on."""
+        for attempt in range(5):
+            home = self.dir / f"{name}-{attempt}"
+            home.mkdir()
+            conf = home / "redis.conf"
+            conf.write_text("\n".join([f"port {port}", "bind 127.0.0.1", f"dir {home}", "save \"\"", *lines])
+                            + "\n")
+            log = (home / "log").open("wb")
+            self.procs[port] = subprocess.Popen([argv0, str(conf)], stdout=log, stderr=subprocess.STDOUT)
+            log.close()
+            try:
+                _wait_ready(port, self.procs[port])
+                return port
+            except RuntimeError:
+                if "already in use" not in (home / "log").read_text(errors="replace"):
+                    raise
+                del self.procs[port]
+                port = free_port()
+        raise RuntimeError(f"no free port for {name}")
 
     def kill(self, port: int) -> None:
         """SIGKILL: a crash, no chance to flush or tell anyone."""
@@ -91,12 +103,12 @@ class SentinelGroup:
         sentinel = _binary("redis-sentinel", "redis-sentinel")
         data = ["appendonly yes", "appendfsync always"]
         try:
-            self.procs.spawn(server, "primary", self.first_primary, data)
-            self.procs.spawn(server, "replica", self.first_replica,
-                             [*data, f"replicaof 127.0.0.1 {self.first_primary}"])
+            self.first_primary = self.procs.spawn(server, "primary", self.first_primary, data)
+            self.first_replica = self.procs.spawn(server, "replica", self.first_replica,
+                                                  [*data, f"replicaof 127.0.0.1 {self.first_primary}"])
             self.wait_replicated(self.first_primary)
             for i, port in enumerate(self.sentinels):
-                self.procs.spawn(sentinel, f"sentinel{i}", port, [
+                self.sentinels[i] = self.procs.spawn(sentinel, f"sentinel{i}", port, [
                     f"sentinel monitor {MASTER} 127.0.0.1 {self.first_primary} 2",
                     f"sentinel down-after-milliseconds {MASTER} {self.down_after_ms}",
                     # A failed election is tried again after twice this; the default (3 min) would outlast a test.
@@ -177,7 +189,7 @@ class Cluster:
         cli = _binary("redis-cli", "redis-tools")
         try:
             for i, port in enumerate(self.ports):
-                self.procs.spawn(server, f"node{i}", port, [
+                self.ports[i] = self.procs.spawn(server, f"node{i}", port, [
                     "cluster-enabled yes", "cluster-config-file nodes.conf", "cluster-node-timeout 2000",
                     # The bus port is chosen too: port + 10000, the default, may be taken or out of range.
                     f"cluster-port {free_port()}", "appendonly no"])
