@@ -21,7 +21,7 @@ from bot.replication import Writes
 _COMMON = "_common"
 # Written again after a failover (see above); `due` and `now` only read.
 RETRY_SAFE = frozenset({"step", "set_fields", "abandon", "page_request", "confirm", "finish",
-                        "part_posted"})
+                        "part_posted", "posting"})
 READ_ONLY = frozenset({"due", "now"})
 
 
@@ -97,6 +97,7 @@ class Scripts:
         self._alert_enqueue, self._alert_begin = load("alert_enqueue"), load("alert_begin")
         self._alert_record, self._alert_link = load("alert_record"), load("alert_link")
         self._alert_finish = load("alert_finish")
+        self._posting = load("posting")
 
     async def create(self, incident_id: str, request_token: str, ttl_s: int, fields: dict[str, str],
                      event: Event, plan: dict[str, int]) -> Any:
@@ -223,6 +224,11 @@ class Scripts:
             keys=[keys.incident(incident_id), keys.steps(incident_id), keys.rendered(incident_id),
                   keys.render_lock(incident_id, part), keys.dirty(), keys.dirty_attempts()],
             args=[part, token, str(version), digest, str(lock_ms), member])
+
+    async def posting(self, incident_id: str, part: str, member: str, ttl_ms: int | None) -> Any:
+        """A first post under way for `ttl_ms`, or (None) over without a ts; the part dirty either way."""
+        return await self._posting(keys=[keys.posting(incident_id, part), keys.dirty()],
+                                   args=["" if ttl_ms is None else str(ttl_ms), member])
 
     async def part_failed(self, incident_id: str, part: str, member: str, token: str, max_attempts: int) -> Any:
         return await self._part_failed(keys=[keys.render_lock(incident_id, part), keys.dirty(), keys.dirty_attempts()],

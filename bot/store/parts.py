@@ -3,8 +3,6 @@ digest Slack shows, a first post under way, and the dirty set the sweep redraws 
 
 from __future__ import annotations
 
-from redis.asyncio.client import Pipeline
-
 from bot import keys
 from bot.claims import wanted
 from bot.schedule import Due
@@ -35,24 +33,13 @@ class PartStore(StoreBase):
 
     @storage_errors
     async def mark_posting(self, incident_id: str, part: str, member: str, ttl_ms: int) -> None:
-        now = float(await self._now_ms())
-
-        def fill(pipe: Pipeline) -> None:
-            pipe.set(keys.posting(incident_id, part), "1", px=ttl_ms)
-            pipe.zadd(keys.dirty(), {member: now}, nx=True)
-
-        await self.link.writes.commands(fill, retry_safe=True, transaction=True)
+        """A first post starts: under way for `ttl_ms`, and dirty so the sweep posts it if it never ends."""
+        await self.scripts.posting(incident_id, part, member, ttl_ms)
 
     @storage_errors
     async def posting_failed(self, incident_id: str, part: str, member: str) -> None:
         """A first post failed: no longer under way, and dirty (dated now) so the sweep posts it."""
-        now = await self._now_ms()
-
-        def fill(pipe: Pipeline) -> None:
-            pipe.delete(keys.posting(incident_id, part))
-            pipe.zadd(keys.dirty(), {member: float(now)})
-
-        await self.link.writes.commands(fill, retry_safe=True, transaction=True)
+        await self.scripts.posting(incident_id, part, member, None)
 
     @storage_errors
     async def posting(self, incident_id: str, part: str) -> bool:
