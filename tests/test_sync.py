@@ -76,6 +76,12 @@ async def test_failed_topic_is_repaired_by_the_sweep(make_bot, driver, fake_slac
 async def test_unchanged_parts_cost_no_slack_call(make_bot, driver, fake_slack):
     bot = await make_bot(run_scheduler=False)
     inc = await declare(driver, bot, fake_slack, "quick Nothing to redraw")
+    # The declare's set-up may still be drawing (the topic is set beside the posts): let it finish first.
+    async def drawn() -> bool:
+        topic_set = bool(fake_slack.calls_to("conversations.setTopic"))
+        return topic_set and await bot.deps.store.redis.zcard(keys.dirty()) == 0
+
+    await eventually(drawn)
     incident = await bot.deps.store.get(inc.incident_id)
     counted = ("chat.update", "conversations.setTopic")
     before = {m: len(fake_slack.calls_to(m)) for m in counted}
