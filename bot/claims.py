@@ -26,6 +26,7 @@ from bot.incident import RcaStatus, Status
 from bot.playbook import TARGET_NAMES
 from bot.schedule import Due, DueKind, PageAction
 from bot.scripts import ClaimItem
+from bot.unbroken import Served
 
 log = logging.getLogger(__name__)
 
@@ -98,10 +99,15 @@ class Claim:
     attempt: int
     due_ms: int
     now_ms: int  # Redis time at the claim
-    # A replica confirmed the claim, attempt counter included: a failover cannot lose it, so a first attempt
-    # (attempt 1) surely is one, and need not look in Slack for an earlier post (workflows/escalate.py).
-    replicated: bool = False
+    # No earlier attempt can have been lost from the attempt counter: a replica confirmed the claim (a failover
+    # keeps it), or the server has kept every write since before the item fell due (bot/unbroken.py).
+    kept: bool = False
     lease: Lease = field(default_factory=lambda: Lease(0), compare=False)
+
+    @property
+    def surely_first(self) -> bool:
+        """No attempt came before this one, for sure: it need not look in Slack for an earlier post."""
+        return self.attempt == 1 and self.kept
 
 
 @dataclass(frozen=True)
@@ -119,9 +125,9 @@ def reserved(res: Any) -> tuple[int, list[tuple[int, str, str]]]:
 
 
 def outcomes(res: Any, dues: list[Due], owner: str, lease_ms: int, sent_at: float,
-             replicated: bool = False) -> list[Claim | None]:
+             replicated: bool = False, served: Served | None = None) -> list[Claim | None]:
     """The claim script's answer, item by item: a Claim where this replica won it, else None. `replicated`:
-    a replica confirmed the script's write."""
+    a replica confirmed the script's write; `served`: what the server that ran it looked like."""
     now = int(res[0])
     out: list[Claim | None] = []
     for due, item in zip(dues, res[1:], strict=True):
@@ -132,6 +138,8 @@ def outcomes(res: Any, dues: list[Due], owner: str, lease_ms: int, sent_at: floa
             continue
         lease = Lease(lease_ms)
         lease.renewed(sent_at)
-        out.append(Claim(member=due.member, owner=owner, attempt=int(item[1]), due_ms=int(float(item[2])),
-                         now_ms=now, replicated=replicated, lease=lease))
+        due_ms = int(float(item[2]))
+        kept = replicated or (served is not None and served.kept_since(due_ms))
+        out.append(Claim(member=due.member, owner=owner, attempt=int(item[1]), due_ms=due_ms, now_ms=now,
+                         kept=kept, lease=lease))
     return out

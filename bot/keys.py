@@ -46,6 +46,12 @@ def clock_offset() -> str:
     return f"{PREFIX}clock-offset"
 
 
+def server_since() -> str:
+    """Hash {run_id, replid, since}: the Redis server process and replication history a replica of the bot saw
+    as primary, and the Redis time (now_ms) when it first did (bot/unbroken.py). Forever (one hash)."""
+    return f"{PREFIX}server-since"
+
+
 def ready_probe() -> str:
     """String: written by /readyz to prove the server takes writes. Expires after 10 s."""
     return f"{PREFIX}ready-probe"

@@ -160,13 +160,16 @@ class Writes:
         return (await self.script_acked(script, keys, args, retry_safe=retry_safe))[0]
 
     async def script_acked(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any], *,
-                           retry_safe: bool) -> tuple[Any, int]:
-        """The script's answer, and how many replicas confirmed the write (0 when none was asked to)."""
-        if not self.wanted and self.watch is None:
-            return await script(keys=list(keys), args=list(args)), 0
+                           retry_safe: bool, also: Fill | None = None) -> tuple[Any, int, list[Any]]:
+        """The script's answer, how many replicas confirmed the write (0 when none was asked to), and the raw
+        answers of the commands `also` queues after it on the same connection (so from the same server)."""
+        if not self.wanted and self.watch is None and also is None:
+            return await script(keys=list(keys), args=list(args)), 0, []
 
         def run(pipe: Pipeline) -> None:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
+            if also is not None:
+                also(pipe)
 
         def load_and_run(pipe: Pipeline) -> None:
             pipe.script_load(script.script)  # on the same connection, so on the server that runs it
@@ -174,10 +177,10 @@ class Writes:
 
         try:
             answers, acked = await self._confirmed(run, retry_safe=retry_safe)
-            return answers[0], acked
+            return answers[0], acked, answers[1:]
         except NoScriptError:  # this server lacks it (restarted, or newly primary): refused, so nothing ran
             answers, acked = await self._confirmed(load_and_run, retry_safe=retry_safe)
-            return answers[1], acked
+            return answers[1], acked, answers[2:]
 
     async def read(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """A script that only reads. The scheduler runs one every tick, so this is also where an idle replica

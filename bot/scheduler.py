@@ -126,6 +126,8 @@ class Scheduler:
 
     async def _swept(self) -> int:
         try:
+            # The primary is recorded before its items fall due, so their first attempts skip Slack's history.
+            await self.deps.store.record_server()
             return await sync.sweep(self.deps) + await declare.set_up_left_behind(self.deps)
         except StorageUnavailable:
             return 0

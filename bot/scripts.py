@@ -16,12 +16,12 @@ import redis.asyncio as redis
 
 from bot import keys
 from bot.incident import Event
-from bot.replication import Writes
+from bot.replication import Fill, Writes
 
 _COMMON = "_common"
 # Written again after a failover (see above); `due` and `now` only read.
 RETRY_SAFE = frozenset({"step", "set_fields", "abandon", "page_request", "confirm", "finish",
-                        "part_posted", "posting"})
+                        "part_posted", "posting", "server_since"})
 READ_ONLY = frozenset({"due", "now"})
 
 
@@ -72,9 +72,12 @@ class _Script:
             return await self._writes.read(self._script, keys, args)
         return await self._writes.script(self._script, keys, args, retry_safe=self._name in RETRY_SAFE)
 
-    async def acked(self, *, keys: Sequence[str], args: Sequence[Any]) -> tuple[Any, int]:
-        """The answer, and how many replicas confirmed the write (replication.Writes)."""
-        return await self._writes.script_acked(self._script, keys, args, retry_safe=self._name in RETRY_SAFE)
+    async def acked(self, *, keys: Sequence[str], args: Sequence[Any],
+                    also: Fill | None = None) -> tuple[Any, int, list[Any]]:
+        """The answer, how many replicas confirmed the write, and what `also` queued answered
+        (replication.Writes.script_acked)."""
+        return await self._writes.script_acked(self._script, keys, args, retry_safe=self._name in RETRY_SAFE,
+                                               also=also)
 
 
 class Scripts:
@@ -97,7 +100,7 @@ class Scripts:
         self._alert_enqueue, self._alert_begin = load("alert_enqueue"), load("alert_begin")
         self._alert_record, self._alert_link = load("alert_record"), load("alert_link")
         self._alert_finish = load("alert_finish")
-        self._posting = load("posting")
+        self._posting, self._server_since = load("posting"), load("server_since")
 
     async def create(self, incident_id: str, request_token: str, ttl_s: int, fields: dict[str, str],
                      event: Event, plan: dict[str, int]) -> Any:
@@ -182,12 +185,15 @@ class Scripts:
     async def reserve(self, sets: list[str], limit: int, lease_ms: int) -> Any:
         return await self._reserve(keys=sets, args=[str(limit), str(lease_ms)])
 
-    async def claim(self, owner: str, lease_ms: int, max_attempts: int, items: list[ClaimItem]) -> tuple[Any, int]:
-        """The answer, and how many replicas confirmed the claims (their attempt counters survive a failover)."""
+    async def claim(self, owner: str, lease_ms: int, max_attempts: int, items: list[ClaimItem],
+                    also: Fill | None = None) -> tuple[Any, int, list[Any]]:
+        """The answer, how many replicas confirmed the claims (their attempt counters survive a failover), and
+        the answers of what `also` queued after it on the same connection."""
         return await self._claim.acked(keys=[k for i in items for k in (i.due_set, keys.job(i.member), i.live_key)],
                                  args=[owner, str(lease_ms), str(max_attempts),
                                        *(a for i in items for a in (i.member, i.reserved, i.due_score, i.live_field,
-                                                                    i.live_value, i.met_field))])
+                                                                    i.live_value, i.met_field))],
+                                 also=also)
 
     async def renew(self, owner: str, lease_ms: int, items: list[tuple[str, str]]) -> Any:
         """`items`: (due set, member) of every claim to renew."""
@@ -229,6 +235,10 @@ class Scripts:
         """A first post under way for `ttl_ms`, or (None) over without a ts; the part dirty either way."""
         return await self._posting(keys=[keys.posting(incident_id, part), keys.dirty()],
                                    args=["" if ttl_ms is None else str(ttl_ms), member])
+
+    async def server_since(self, run_id: str, replid: str) -> Any:
+        """Record the primary INFO named (bot/unbroken.py); since when it is recorded."""
+        return await self._server_since(keys=[keys.server_since()], args=[run_id, replid])
 
     async def part_failed(self, incident_id: str, part: str, member: str, token: str, max_attempts: int) -> Any:
         return await self._part_failed(keys=[keys.render_lock(incident_id, part), keys.dirty(), keys.dirty_attempts()],

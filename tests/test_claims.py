@@ -134,10 +134,12 @@ async def test_bots_restarted_against_a_primary_that_lost_the_pings_post_each_on
     assert sorted(ids) == sorted(members), f"each ping once: {ids}"
 
 
-async def test_a_first_attempt_skips_the_history_only_when_a_replica_confirmed_its_claim(make_bot, driver, fake_slack,
-                                                                                         redis_server):
+async def test_a_first_attempt_skips_the_history_when_a_replica_confirmed_its_claim(make_bot, driver, fake_slack,
+                                                                                    redis_server):
     """Without a replica's word on the claim, a failover could lose the attempt counter (test above): every
-    attempt looks in Slack. With REDIS_WAIT_REPLICAS=1 the counter survives, so a first attempt posts at once."""
+    attempt looks in Slack (here the server was recorded as primary only as the pings fell due, so its own record
+    vouches for nothing: tests/test_unbroken.py). With REDIS_WAIT_REPLICAS=1 the counter survives, so a first
+    attempt posts at once."""
     replica = RedisServer(extra=["--replicaof", "127.0.0.1", str(redis_server.port)])
     replica.start()
     follower = aioredis.Redis.from_url(replica.url, decode_responses=True)

@@ -87,8 +87,10 @@ def channel(page: Page, name: str | re.Pattern[str]) -> Locator:
 
 
 def open_channel(page: Page, link: str | re.Pattern[str], heading: str | re.Pattern[str]) -> None:
-    """Follow a channel's link and wait until the page shows it (nothing may be typed into the page left)."""
-    channel(page, link).click()
+    """Follow a channel's link and wait until the page shows it (nothing may be typed into the page left: the
+    heading may be the old page's, when it showed that channel already)."""
+    with page.expect_navigation():
+        channel(page, link).click()
     expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
 
 

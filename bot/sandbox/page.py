@@ -153,7 +153,7 @@ def page_html(emu: Emulator, user: str, channel: str, offset_ms: int) -> str:
 <section id="messages" class="messages" aria-label="Messages">{parts['messages']}</section>
 <div id="notice" class="notice" role="status">{notice}</div>
 <form id="composer" class="composer"><label for="message" class="sr">Message</label>
-<textarea id="message" name="message" rows="2"
+<textarea id="message" name="message" rows="2" autocomplete="off"
  placeholder="Message {esc(channel_label(emu, channel))} — try /incident help"></textarea>
 <p class="hint">Enter sends · Shift+Enter for a new line · <code>/incident …</code> runs the app's command</p></form>
 </main></div>

@@ -8,7 +8,7 @@ import logging
 
 from redis.asyncio.client import Pipeline
 
-from bot import keys
+from bot import keys, unbroken
 from bot.claims import DUE_SETS, Claim, Taken, claim_item, loop_time, outcomes, reserved, wanted
 from bot.incident import Event, Incident
 from bot.schedule import Due
@@ -62,16 +62,37 @@ class ScheduleStore(StoreBase):
         full = max(per_set) >= limit
         if not items:
             return Taken([], full)
-        res, acked = await self.scripts.claim(owner, lease_ms, max_attempts, items)
-        claims = outcomes(res, dues, owner, lease_ms, sent_at, replicated=acked >= 1)
+        claims = await self._claim(owner, lease_ms, max_attempts, items, dues, sent_at)
         return Taken([(due, claim) for due, claim in zip(dues, claims, strict=True) if claim is not None], full)
 
     @storage_errors
     async def claim(self, due: Due, owner: str, lease_ms: int, max_attempts: int = 10) -> Claim | None:
         """Claim one item if it is due now (take_due claims in batches)."""
-        sent_at = loop_time()
-        res, acked = await self.scripts.claim(owner, lease_ms, max_attempts, [claim_item(due)])
-        return outcomes(res, [due], owner, lease_ms, sent_at, replicated=acked >= 1)[0]
+        return (await self._claim(owner, lease_ms, max_attempts, [claim_item(due)], [due], loop_time()))[0]
+
+    async def _claim(self, owner: str, lease_ms: int, max_attempts: int, items: list[ClaimItem], dues: list[Due],
+                     sent_at: float) -> list[Claim | None]:
+        """The claim script, with a look at the server that ran it (bot/unbroken.py; not on Cluster, where
+        INFO would go to some node of its own)."""
+        look = self.link.target.kind != "cluster"
+        res, acked, extra = await self.scripts.claim(owner, lease_ms, max_attempts, items,
+                                                     also=unbroken.queue if look else None)
+        served = unbroken.served(extra) if look else None
+        if served is not None and served.unrecorded:
+            await self.scripts.server_since(served.run_id, served.replid)
+        return outcomes(res, dues, owner, lease_ms, sent_at, replicated=acked >= 1, served=served)
+
+    @storage_errors
+    async def record_server(self) -> unbroken.Served | None:
+        """Record the primary as bot/unbroken.py says (the scheduler does at start, so that items falling due
+        later may count on it); what the server looked like, None on Cluster."""
+        if self.link.target.kind == "cluster":
+            return None
+        answers = await self.link.writes.commands(unbroken.queue, retry_safe=True)
+        served = unbroken.served(answers)
+        if served.unrecorded:
+            await self.scripts.server_since(served.run_id, served.replid)
+        return served
 
     @storage_errors
     async def renew(self, owner: str, claims: list[tuple[Due, Claim]]) -> list[tuple[Due, Claim]]:

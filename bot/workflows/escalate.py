@@ -3,8 +3,9 @@ reminder.
 
 Every attempt first looks in the channel for a message whose metadata names the item: an earlier attempt
 may have posted it and died before saying so, and after a Redis failover or restart even the record of that
-attempt may be gone, so only Slack knows. The one exception is a first attempt whose claim a replica
-confirmed (REDIS_WAIT_REPLICAS ≥ 1): its attempt counter survives any failover, so it is surely the first.
+attempt may be gone, so only Slack knows. The one exception is a first attempt whose attempt counter cannot
+have lost an earlier one (Claim.surely_first): a replica confirmed its claim (REDIS_WAIT_REPLICAS ≥ 1), or the
+server has kept every write since before the item fell due (bot/unbroken.py).
 Then the item is recorded (CONFIRM, which also renews the claim's lease and marks the part as being posted)
 and posted at once, unless the lease was lost or is too close to running out (bot/claims.py); the script
 keeping the ping's ts also finishes the item. An escalation's first CONFIRM also queues a PagerDuty trigger
@@ -134,9 +135,9 @@ async def send(deps: Deps, due: Due, claim: Claim, incident: Incident | None = N
 
 
 async def _posted_before(deps: Deps, incident: Incident, claim: Claim) -> str:
-    if claim.attempt == 1 and claim.replicated:
-        # No attempt came before, and a replica has that count: a failover cannot lose it (a later claimant
-        # would count 2 and look), so this cannot be a repeat and Slack's history (Tier 3) is not read.
+    if claim.surely_first:
+        # A later claimant would count 2 and look, so this cannot be a repeat: Slack's history (Tier 3, about
+        # 50 calls a minute) is not read.
         return ""
     try:
         return await find_posted(deps, incident.channel_id, claim.due_ms, METADATA_TYPE, claim.member)
