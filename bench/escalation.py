@@ -132,6 +132,19 @@ async def _all_sent(fake: TimedFake, due: dict[str, int], timeout: float) -> Non
         await asyncio.sleep(0.25)
 
 
+async def _forks_seen(store: Store, start_ms: int, out: list[float]) -> None:
+    """Until cancelled: the second of the window at which Redis began each background save or AOF rewrite
+    (a fork, which stalls the server for as long as it copies its page tables)."""
+    busy = False
+    while True:
+        info = await store.redis.info("persistence")
+        now = bool(info.get("aof_rewrite_in_progress") or info.get("rdb_bgsave_in_progress"))
+        if now and not busy:
+            out.append((await redis_ms(store) - start_ms) / 1000)
+        busy = now
+        await asyncio.sleep(0.05)
+
+
 async def _replica_of(url: str) -> RedisServer:
     """A replica of the server at `url`, once it has caught up."""
     port = url.rsplit(":", 1)[1].split("/")[0]
@@ -185,13 +198,23 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
         stats0 = await _commandstats(store)
         forks0 = int((await store.redis.info("stats"))["total_forks"])
         w0 = time.monotonic()
-        await _all_sent(fake, due, load.window_s + 60)
+        forked_at: list[float] = []
+        watch = asyncio.create_task(_forks_seen(store, start_ms, forked_at))
+        try:
+            await _all_sent(fake, due, load.window_s + 60)
+        finally:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         burst_s = time.monotonic() - w0
         cpu1 = [b.cpu_seconds() for b in bots] + [cpu(me)] + ([cpu(redis_ps)] if redis_ps else []) \
             + ([cpu(replica_ps)] if replica_ps else [])
         stats = await _commandstats(store) - stats0
         # An AOF rewrite forks a child whose CPU and disk writes psutil does not count with redis-server.
-        forks = int((await store.redis.info("stats"))["total_forks"]) - forks0
+        stats_info = await store.redis.info("stats")
+        forks = int(stats_info["total_forks"]) - forks0
+        forked_note = (f"Redis forked at second(s) {', '.join(f'{x:.1f}' for x in forked_at)} of the window "
+                       f"(the last fork took {int(stats_info['latest_fork_usec']) / 1000:.0f} ms)") if forked_at \
+            else "no fork seen during the burst"
         await asyncio.sleep(2.0)  # a duplicate would have arrived by now
         # Idle: every ping of the window sent, every incident open, one item each due in an hour.
         idle0 = [b.cpu_seconds() for b in bots]
@@ -226,6 +249,9 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
     tenth = max(1, len(order) // 10)
     deciles = [pct([((first[m].at + mono_to_wall) * 1000 - due[m]) / 1000 for m in order[k:k + tenth]], 50)
                for k in range(0, len(order) - tenth + 1, tenth)][:10]
+    # Where in the window the latest 1% fell due (seconds from its start): a cluster is one stall, not a trend.
+    worst = sorted(first, key=lambda m: (first[m].at + mono_to_wall) * 1000 - due[m])[-max(1, len(first) // 100):]
+    tail_at = Counter(int((due[m] - start_ms) / 1000) for m in worst)
     rate = len(due) / load.window_s
     out_rate = len(first) / max(1e-9, (max(c.at for c in first.values()) - min(c.at for c in first.values()))) \
         if first else 0.0
@@ -237,7 +263,8 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
     n = max(1, len(first))
     scripts, commands = stats["evalsha"] + stats["eval"], sum(stats.values())
     sched = (f"per ping sent: {scripts / n:.1f} script calls, {commands / n:.1f} Redis commands in all, "
-             f"{history / n:.2f} conversations.history calls; Redis forked {forks} time(s) (AOF rewrites)")
+             f"{history / n:.2f} conversations.history calls; Redis forked {forks} time(s) (AOF rewrites); "
+             f"{forked_note}")
     report.add(sec, "pings sent / due in the window", f"{len(first)} / {len(due)}", f"{len(due)}",
                len(first) == len(due),
                note=f"{load.incidents:,} open incidents; window {load.window_s:.0f} s ({rate:.0f} pings/s due); "
@@ -249,7 +276,9 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
                f"{pct(late, 50):.2f} s / {pct(late, 99):.2f} s / {max(late) if late else float('nan'):.2f} s",
                f"p99 ≤ {TARGET_P99_S:g} s", bool(late) and pct(late, 99) <= TARGET_P99_S,
                note="median lateness by tenth of the window: " + " ".join(f"{d:.2f}" for d in deciles)
-               + f" s; {sched}")
+               + " s; the latest 1% fell due in second(s) "
+               + ", ".join(f"{s} ({n})" for s, n in sorted(tail_at.items()))
+               + f" of the window; {sched}")
     if sec == "4 escalation" and late and pct(late, 99) > TARGET_P99_S:
         report.notes.append(
             f"Escalation lateness: {len(due):,} pings fell due at {rate:.0f}/s with {load.incidents:,} incidents "
@@ -276,12 +305,14 @@ async def _run(ctx: Ctx, fake: TimedFake, variant: str | None, sec: str, load: L
     report.raw.setdefault("escalation", {})[variant or "as is"] = {
         "load": {"incidents": load.incidents, "rate": load.rate, "window_s": load.window_s},
         "setup_s": setup_s, "late": {"p50": pct(late, 50), "p99": pct(late, 99), "max": max(late) if late else None},
-        "deciles": deciles, "dups": dups, "missing": len(missing), "burst_s": burst_s, "burst_cpu": burst_cpu,
+        "deciles": deciles, "tail_at": dict(tail_at),
+        "dups": dups, "missing": len(missing), "burst_s": burst_s, "burst_cpu": burst_cpu,
         "idle_cpu": idle, "rss_start": rss_start, "rss_end": rss_end, "start_ms": start_ms, "end_ms": end_ms,
         "load_avg": load_avg, "commandstats": dict(stats), "redis_forks": forks}
     print(f"  escalation {load}: set-up {setup_s:.1f} s, sent {len(first)}/{len(due)}, late p50 {pct(late, 50):.2f} "
           f"p99 {pct(late, 99):.2f} max {max(late) if late else float('nan'):.2f} s, deciles "
-          f"{[round(d, 2) for d in deciles]}, dups {dups}, missing {len(missing)}, burst cpu "
+          f"{[round(d, 2) for d in deciles]}, "
+          f"latest 1% due at {dict(sorted(tail_at.items()))}, dups {dups}, missing {len(missing)}, burst cpu "
           f"{[round(x, 2) for x in burst_cpu]}, idle {idle}, {sched}, load avg {load_avg:.2f}", file=sys.stderr)
 
 
