@@ -156,6 +156,14 @@ def _settle(ticket: Ticket, task: asyncio.Future[Any]) -> None:
         acked.set_result(task.result())
 
 
+async def then(max_wait_s: float = MAX_WAIT_S) -> None:
+    """Called by a listener whose urgent part is done (a modal opened: its trigger id is used) before the rest:
+    that waits for the burst again, under `max_wait_s` from the request's arrival."""
+    ticket = _current.get()
+    if ticket is not None:
+        await ticket.gate.turn(ticket, max_wait_s)
+
+
 async def after_ack(response: Any, max_wait_s: float = MAX_WAIT_S) -> None:
     """Called by a listener right after its ack with the ack's response: it is sent at once, and the
     listener's work waits its turn. Outside a counted request (a listener called directly) it returns."""

@@ -57,6 +57,29 @@ async def test_work_goes_at_its_deadline_when_the_burst_does_not_end():
         redraw_done.cancel()
 
 
+async def test_the_rest_of_the_work_waits_again_once_its_urgent_part_is_done():
+    """A modal's work starts at its short deadline in a burst that goes on; once the modal is open, the rest of
+    its work (`then`) waits for the burst again, under the longer deadline."""
+    gate = AckFirst(quiet_s=0.01)
+    steps: list[str] = []
+
+    async def dispatch() -> None:
+        await ackfirst.after_ack("acked", max_wait_s=0.05)
+        steps.append("modal opened")
+        await ackfirst.then(max_wait_s=30)
+        steps.append("filled in")
+
+    with gate.request():  # never acked while the work waits
+        task = asyncio.ensure_future(gate.dispatch(dispatch()))
+        await eventually(lambda: steps == ["modal opened"])
+        for _ in range(10):
+            await asyncio.sleep(0.01)
+            assert steps == ["modal opened"], "the rest ran while a request still waited for its ack"
+    await eventually(lambda: steps == ["modal opened", "filled in"])
+    assert await task == "acked"
+    await eventually(lambda: not ackfirst._finishing)
+
+
 async def test_a_request_on_its_own_starts_its_work_at_once():
     gate = AckFirst(quiet_s=10)  # a quiet time no test would wait out
     with gate.request() as alone:

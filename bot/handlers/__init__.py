@@ -114,6 +114,7 @@ async def open_first(deps: Deps, client: AsyncWebClient, body: dict[str, Any], t
     submit button, so it can't be submitted before it is bound. What goes wrong is said in the modal."""
     opened = (await client.views_open(trigger_id=body["trigger_id"], view=modals.opening(title)))["view"]
     view_id, view_hash = str(opened["id"]), opened.get("hash") or None  # the hash: no update over a newer one
+    await ackfirst.then()  # the trigger id is used: in a burst, filling it in waits for the other acks
     try:
         incident = await incident_here(deps, body)
         view = fill(incident)
