@@ -46,6 +46,14 @@ ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
+class Also:
+    """Commands queued after a script, on its connection: `answers` of them, none of which can fail the call."""
+
+    fill: Fill
+    answers: int
+
+
+@dataclass(frozen=True)
 class View:
     """What the sentinels say: the primary, how many of its replicas are up and in sync, whether a failover is
     visibly under way (they disagree, or one is running it), and whether every one of them answered, agreeing,
@@ -160,26 +168,29 @@ class Writes:
         return (await self.script_acked(script, keys, args, retry_safe=retry_safe))[0]
 
     async def script_acked(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any], *,
-                           retry_safe: bool, also: Fill | None = None) -> tuple[Any, int, list[Any]]:
+                           retry_safe: bool, also: Also | None = None) -> tuple[Any, int, list[Any]]:
         """The script's answer, how many replicas confirmed the write (0 when none was asked to), and the raw
-        answers of the commands `also` queues after it on the same connection (so from the same server)."""
+        answers of the commands `also` queues after it on the same connection (so from the same server); an
+        error among those is an answer, never raised."""
         if not self.wanted and self.watch is None and also is None:
             return await script(keys=list(keys), args=list(args)), 0, []
+
+        optional = also.answers if also is not None else 0
 
         def run(pipe: Pipeline) -> None:
             pipe.evalsha(script.sha, len(keys), *keys, *args)
             if also is not None:
-                also(pipe)
+                also.fill(pipe)
 
         def load_and_run(pipe: Pipeline) -> None:
             pipe.script_load(script.script)  # on the same connection, so on the server that runs it
             run(pipe)
 
         try:
-            answers, acked = await self._confirmed(run, retry_safe=retry_safe)
+            answers, acked = await self._confirmed(run, retry_safe=retry_safe, optional=optional)
             return answers[0], acked, answers[1:]
         except NoScriptError:  # this server lacks it (restarted, or newly primary): refused, so nothing ran
-            answers, acked = await self._confirmed(load_and_run, retry_safe=retry_safe)
+            answers, acked = await self._confirmed(load_and_run, retry_safe=retry_safe, optional=optional)
             return answers[1], acked, answers[2:]
 
     async def read(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -205,8 +216,9 @@ class Writes:
 
         return list((await self._confirmed(atomically, retry_safe=retry_safe))[0][-1])
 
-    async def _confirmed(self, fill: Fill, *, retry_safe: bool) -> tuple[list[Any], int]:
-        """Redis's raw answers to the commands `fill` queues, once they count, and how many replicas have them."""
+    async def _confirmed(self, fill: Fill, *, retry_safe: bool, optional: int = 0) -> tuple[list[Any], int]:
+        """Redis's raw answers to the commands `fill` queues, once they count, and how many replicas have them.
+        The last `optional` of them may fail: their errors are answers, not raised."""
         for attempt in range(1, ATTEMPTS + 1):
             view = await self._view()
             need = self.wanted if view is None else min(self.wanted, view.replicas_up)
@@ -218,7 +230,8 @@ class Writes:
                     pipe.execute_command("WAIT", need, self.timeout_ms)
                 answers = await pipe.execute(raise_on_error=False)
             finished = time.monotonic()
-            for answer in answers:
+            end = len(answers) - (1 if need else 0)  # WAIT answers last; the optional ones just before it
+            for answer in answers[:end - optional] + answers[end:]:
                 if isinstance(answer, Exception):
                     raise answer
             acked, value = (int(answers[-1]), answers[:-1]) if need else (0, answers)

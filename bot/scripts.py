@@ -16,7 +16,7 @@ import redis.asyncio as redis
 
 from bot import keys
 from bot.incident import Event
-from bot.replication import Fill, Writes
+from bot.replication import Also, Writes
 
 _COMMON = "_common"
 # Written again after a failover (see above); `due` and `now` only read.
@@ -73,7 +73,7 @@ class _Script:
         return await self._writes.script(self._script, keys, args, retry_safe=self._name in RETRY_SAFE)
 
     async def acked(self, *, keys: Sequence[str], args: Sequence[Any],
-                    also: Fill | None = None) -> tuple[Any, int, list[Any]]:
+                    also: Also | None = None) -> tuple[Any, int, list[Any]]:
         """The answer, how many replicas confirmed the write, and what `also` queued answered
         (replication.Writes.script_acked)."""
         return await self._writes.script_acked(self._script, keys, args, retry_safe=self._name in RETRY_SAFE,
@@ -186,7 +186,7 @@ class Scripts:
         return await self._reserve(keys=sets, args=[str(limit), str(lease_ms)])
 
     async def claim(self, owner: str, lease_ms: int, max_attempts: int, items: list[ClaimItem],
-                    also: Fill | None = None) -> tuple[Any, int, list[Any]]:
+                    also: Also | None = None) -> tuple[Any, int, list[Any]]:
         """The answer, how many replicas confirmed the claims (their attempt counters survive a failover), and
         the answers of what `also` queued after it on the same connection."""
         return await self._claim.acked(keys=[k for i in items for k in (i.due_set, keys.job(i.member), i.live_key)],

@@ -23,6 +23,7 @@ from typing import Any
 from redis.asyncio.client import Pipeline
 
 from bot import keys
+from bot.replication import Also
 
 # The most two Redis servers' clocks may disagree: an item due this soon after the record could have been
 # claimed on the server before (whose clock ran ahead), so it still looks in Slack.
@@ -57,11 +58,15 @@ def queue(pipe: Pipeline) -> None:
     pipe.execute_command("HMGET", keys.server_since(), *_RECORD)
 
 
-ANSWERS = 3  # how many answers `queue` adds
+# The look, as the claim queues it after its script.
+LOOK = Also(queue, 3)
+NOTHING = Served("", "", False, None)  # what a server that refused the look (an ACL without INFO) vouches for
 
 
 def served(answers: Sequence[Any]) -> Served:
-    """What `queue`'s answers (raw: no response callbacks) say."""
+    """What `queue`'s answers (raw: no response callbacks) say; NOTHING when a command was refused."""
+    if any(isinstance(a, Exception) for a in answers):
+        return NOTHING
     info = _fields(answers[0]) | _fields(answers[1])
     run_id, replid = info.get("run_id", ""), info.get("master_replid", "")
     seen_run, seen_replid, since = (_text(x) for x in answers[2])

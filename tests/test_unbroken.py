@@ -118,3 +118,26 @@ async def test_a_promoted_replica_looks_in_slack_for_the_pings_its_old_primary_s
         replica.close()
     assert sorted(ping_ids(fake_slack, inc.channel)) == members, "each ping once"
     assert history(fake_slack, inc.channel) >= 3, "each first attempt on the promoted server looked"
+
+
+async def test_a_redis_user_without_info_still_escalates_looking_in_slack_each_time(make_bot, driver, fake_slack,
+                                                                                   redis_server, caplog):
+    """INFO is in ACL's @dangerous category, which a managed Redis may withhold: the claims go on, each first
+    attempt reads the history instead, and the operator is told once why."""
+    admin = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await admin.execute_command("ACL", "SETUSER", "no-info", "on", ">secret-pw", "~*", "&*", "+@all", "-info")
+    try:
+        url = f"redis://no-info:secret-pw@127.0.0.1:{redis_server.port}/0"
+        sender = await make_bot(redis_url=url)
+        await eventually(lambda: "Redis refused INFO" in caplog.text, timeout=10)
+        await sender.deps.store.advance_clock(LATER_MS)  # past SKEW_MS, were anything recorded
+        requester = await make_bot(run_scheduler=False, clock=a_minute_on)
+        inc = await declare(driver, requester, fake_slack, "quick No INFO")
+        members = [f"esc|{inc.incident_id}|{n}" for n in range(3)]
+        await eventually(lambda: len(pings(fake_slack, inc.channel)) == 3, timeout=20)
+    finally:
+        await admin.execute_command("ACL", "DELUSER", "no-info")
+        await admin.aclose()
+    assert sorted(ping_ids(fake_slack, inc.channel)) == members
+    assert history(fake_slack, inc.channel) >= 3, "with nothing to vouch for them, first attempts look"
+    assert caplog.text.count("Redis refused INFO") == 1
