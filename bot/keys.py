@@ -52,6 +52,13 @@ def server_since() -> str:
     return f"{PREFIX}server-since"
 
 
+def reserved_due() -> str:
+    """Sorted set: member -> the due score an item had when reserve.lua moved it a lease ahead, until its claim
+    copies it into the job hash. A reserve kept without its claim (a crash, or a failover that lost the claim)
+    must not make the item look due later than it was (bot/unbroken.py counts on the due time)."""
+    return f"{PREFIX}reserved-due"
+
+
 def ready_probe() -> str:
     """String: written by /readyz to prove the server takes writes. Expires after 10 s."""
     return f"{PREFIX}ready-probe"

@@ -143,6 +143,13 @@ class Link:
     client: redis.Redis
     writes: Writes
     sentinel: Sentinel | None = None
+    trust_info: bool = True  # REDIS_TRUST_INFO
+
+    @property
+    def looks(self) -> bool:
+        """Whether a claim looks at the server that ran it (bot/unbroken.py): not on a Cluster, where INFO
+        would go to some node of its own, nor when REDIS_TRUST_INFO is off."""
+        return self.trust_info and self.target.kind != "cluster"
 
     @classmethod
     def bare(cls, client: redis.Redis) -> Link:
@@ -227,5 +234,7 @@ def connect(url: str, *, sentinel_password: str | None = None, wait_replicas: in
 def connect_settings(settings: Settings, url: str) -> Link:
     """`connect` with the REDIS_* settings (`url`: REDIS_URL, or the embedded server's)."""
     password = settings.redis_sentinel_password
-    return connect(url, sentinel_password=password.get_secret_value() if password else None,
+    link = connect(url, sentinel_password=password.get_secret_value() if password else None,
                    wait_replicas=settings.wait_replicas, wait_timeout=settings.redis_wait_timeout)
+    link.trust_info = settings.redis_trust_info
+    return link

@@ -183,13 +183,14 @@ class Scripts:
         return await self._due(keys=sets, args=[str(limit), str(age_ms)])
 
     async def reserve(self, sets: list[str], limit: int, lease_ms: int) -> Any:
-        return await self._reserve(keys=sets, args=[str(limit), str(lease_ms)])
+        return await self._reserve(keys=[*sets, keys.reserved_due()], args=[str(limit), str(lease_ms)])
 
     async def claim(self, owner: str, lease_ms: int, max_attempts: int, items: list[ClaimItem],
                     also: Also | None = None) -> tuple[Any, int, list[Any]]:
         """The answer, how many replicas confirmed the claims (their attempt counters survive a failover), and
         the answers of what `also` queued after it on the same connection."""
-        return await self._claim.acked(keys=[k for i in items for k in (i.due_set, keys.job(i.member), i.live_key)],
+        return await self._claim.acked(keys=[keys.reserved_due(),
+                                             *(k for i in items for k in (i.due_set, keys.job(i.member), i.live_key))],
                                  args=[owner, str(lease_ms), str(max_attempts),
                                        *(a for i in items for a in (i.member, i.reserved, i.due_score, i.live_field,
                                                                     i.live_value, i.met_field))],

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     # else 0. `redis_wait_timeout` is how long, in seconds, a write waits for them.
     redis_wait_replicas: int | None = Field(default=None, ge=0, le=5)
     redis_wait_timeout: float = Field(default=0.5, gt=0, le=5)
+    # A server's INFO may vouch that it kept every write (bot/unbroken.py); off behind a proxy that answers
+    # INFO for servers it fails over between.
+    redis_trust_info: bool = True
     state_dir: Path = Path("./state")
     playbooks_dir: Path = Path("./playbooks")
     templates_dir: Path = Path("./templates")

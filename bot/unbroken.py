@@ -11,7 +11,9 @@ writes, since the record's time; an item due after that (plus SKEW_MS, for two s
 been claimed anywhere else before, so its attempt 1 is surely the first.
 
 Not seen: two servers taking writes at once behind one address (a split brain, which defeats a replica's
-WAIT just the same), an operator's FLUSHALL, and a maxmemory policy that evicts keys.
+WAIT just the same); an operator's FLUSHALL, DEBUG RELOAD, SWAPDB or a backup restored into the running
+process; a maxmemory policy that evicts keys; and a proxy that answers INFO itself for servers it fails over
+between (REDIS_TRUST_INFO=false turns the look off there).
 """
 
 from __future__ import annotations
@@ -71,7 +73,17 @@ def served(answers: Sequence[Any]) -> Served:
     run_id, replid = info.get("run_id", ""), info.get("master_replid", "")
     seen_run, seen_replid, since = (_text(x) for x in answers[2])
     named = bool(run_id) and (seen_run, seen_replid) == (run_id, replid) and since is not None
-    return Served(run_id, replid, info.get("role") == "master", int(since) if named and since else None)
+    # A plain server (not a Cluster node, nor a sentinel or a proxy answering in its own way).
+    primary = info.get("role") == "master" and info.get("redis_mode") == "standalone"
+    return Served(run_id, replid, primary, _ms(since) if named else None)
+
+
+def _ms(raw: str | None) -> int | None:
+    """The record's time; None when it is not a number (then nothing is vouched for, and it is written again)."""
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
 
 
 def _text(raw: Any) -> str | None:

@@ -189,6 +189,28 @@ async def make_due(store: Store, fake: FakeSlack, n: int, *, playbook: str = "qu
     return members
 
 
+async def test_a_reserve_kept_without_its_claim_leaves_the_item_due_when_it_was(make_bot, fake_slack):
+    """A replica that reserved a page and died before claiming it (or a failover that kept the reserve and lost
+    the claim) moved the items a lease ahead: their next claim still reports the time they fell due, which
+    decides whether a first attempt may skip Slack's history (bot/unbroken.py)."""
+    bot = await make_bot(run_scheduler=False)
+    store = bot.deps.store
+    members = await make_due(store, fake_slack, 2)
+    due_at = await scores(store, members)
+    await store.scripts.reserve([keys.due()], 10, 200)  # the dead replica's reserve; its claim never came
+    assert all(moved > first for moved, first in zip(await scores(store, members), due_at, strict=True))
+
+    found: list[int] = []
+
+    async def claimed() -> bool:
+        found.extend(claim.due_ms for _, claim in (await store.take_due("replica-b", 3000, limit=10)).claims)
+        return len(found) >= len(members)
+
+    await eventually(claimed, timeout=5)
+    assert sorted(found) == sorted(int(x) for x in due_at)
+    assert await store.redis.zcard(keys.reserved_due()) == 0, "the claims took their due times with them"
+
+
 async def test_two_replicas_claim_in_batches_keep_apart_and_drop_what_is_no_longer_wanted(make_bot, fake_slack):
     bot = await make_bot(run_scheduler=False)
     store = bot.deps.store

@@ -8,6 +8,7 @@ moves it (the scripts' clock offset, and the bot's clock with it), so nothing wa
 from __future__ import annotations
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from bot import keys, unbroken
 from bot.deps import wall_clock_ms
@@ -36,9 +37,14 @@ async def recorded(store: Store) -> dict[str, str]:
 
 
 async def looked_at(client: aioredis.Redis, record: list[str | None]) -> unbroken.Served:
-    """What unbroken makes of this server's real INFO beside `record` (run_id, replid, since)."""
-    return unbroken.served([await client.execute_command("INFO", "server"),
-                            await client.execute_command("INFO", "replication"), record])
+    """What unbroken makes of this server's real INFO beside `record` (run_id, replid, since), read raw as the
+    claim's pipeline reads it (no response callbacks)."""
+    async with Pipeline(client.connection_pool, {}, False, None) as pipe:
+        pipe.execute_command("INFO", "server")
+        pipe.execute_command("INFO", "replication")
+        info = await pipe.execute()
+    assert all(isinstance(x, str) for x in info), "raw text, as the claim reads it"
+    return unbroken.served([*info, record])
 
 
 async def test_the_record_counts_only_for_the_primary_it_names(redis_url, redis_server):
@@ -78,6 +84,18 @@ async def test_a_first_attempt_on_a_server_kept_since_before_it_fell_due_posts_w
     assert history(fake_slack, inc.channel) == 0, "no earlier attempt can have been lost"
 
 
+async def test_with_redis_trust_info_off_every_first_attempt_looks(make_bot, driver, fake_slack):
+    sender = await make_bot(redis_trust_info=False)  # behind a proxy whose INFO may speak for several servers
+    store = sender.deps.store
+    assert await store.record_server() is None
+    await store.advance_clock(LATER_MS)
+    requester = await make_bot(run_scheduler=False, clock=a_minute_on)
+    inc = await declare(driver, requester, fake_slack, "quick Not trusted")
+    await eventually(lambda: len(pings(fake_slack, inc.channel)) == 3, timeout=20)
+    assert history(fake_slack, inc.channel) >= 3
+    assert await store.redis.exists(keys.server_since()) == 0, "nothing recorded"
+
+
 async def test_a_promoted_replica_looks_in_slack_for_the_pings_its_old_primary_sent(make_bot, driver, fake_slack,
                                                                                   redis_server):
     """The replica copies the primary's record with everything else, then is promoted without the last writes:
@@ -91,28 +109,31 @@ async def test_a_promoted_replica_looks_in_slack_for_the_pings_its_old_primary_s
             return (await follower.info("replication")).get("master_link_status") == "up"
 
         await eventually(linked, timeout=15)
-        sender = await make_bot()
-        store = sender.deps.store
+        recorder = await make_bot()  # records the primary, and is gone before anything falls due
+        store = recorder.deps.store
         record = await recorded(store)
         await store.advance_clock(LATER_MS)
+        await recorder.stop()
         requester = await make_bot(run_scheduler=False, clock=a_minute_on)
         inc = await declare(driver, requester, fake_slack, "quick Promoted")
         members = [f"esc|{inc.incident_id}|{n}" for n in range(3)]
         await eventually(lambda: follower.zscore(keys.due(), members[2]), timeout=10)
         await eventually(lambda: follower.get(keys.clock_offset()), timeout=10)
         await follower.execute_command("REPLICAOF", "NO", "ONE")  # what Sentinel does; it lags from here on
+        sender = await make_bot()  # on the old primary, which it finds recorded
         await eventually(lambda: len(pings(fake_slack, inc.channel)) == 3, timeout=20)
         await sender.stop()
         assert history(fake_slack, inc.channel) == 0, "the old primary kept every claim"
         assert await follower.hget(keys.server_since(), "run_id") == record["run_id"], "the record was copied"
         assert await follower.hget(keys.job(members[0]), "attempts") is None, "no claim reached the replica"
 
-        await make_bot(redis_url=replica.url)
+        promoted = await make_bot(redis_url=replica.url)
 
         async def all_done() -> bool:
             return all([await follower.zscore(keys.due(), m) is None for m in members])
 
         await eventually(all_done, timeout=30)
+        await promoted.stop()
     finally:
         await follower.aclose()
         replica.close()
@@ -135,6 +156,7 @@ async def test_a_redis_user_without_info_still_escalates_looking_in_slack_each_t
         inc = await declare(driver, requester, fake_slack, "quick No INFO")
         members = [f"esc|{inc.incident_id}|{n}" for n in range(3)]
         await eventually(lambda: len(pings(fake_slack, inc.channel)) == 3, timeout=20)
+        await sender.stop()
     finally:
         await admin.execute_command("ACL", "DELUSER", "no-info")
         await admin.aclose()

@@ -7,10 +7,11 @@ from __future__ import annotations
 import logging
 
 from redis.asyncio.client import Pipeline
-from redis.exceptions import ResponseError
+from redis.exceptions import NoPermissionError, RedisError
 
 from bot import keys, unbroken
 from bot.claims import DUE_SETS, Claim, Taken, claim_item, loop_time, outcomes, reserved, wanted
+from bot.errors import StorageUnavailable
 from bot.incident import Event, Incident
 from bot.schedule import Due
 from bot.scripts import ClaimItem
@@ -19,11 +20,12 @@ from bot.store.errors import storage_errors
 from bot.store.results import PageRequest, snapshot
 
 log = logging.getLogger("bot.store")  # one logger for the whole store
-_refused_info: list[str] = []  # said once per process
 
 
 class ScheduleStore(StoreBase):
     """The due sets and the claims on their items. Mixed into Store."""
+
+    _info_refused = False  # the operator was told INFO is refused (once per store)
 
     @storage_errors
     async def schedule(self, plan: dict[Due, int]) -> None:
@@ -74,34 +76,42 @@ class ScheduleStore(StoreBase):
 
     async def _claim(self, owner: str, lease_ms: int, max_attempts: int, items: list[ClaimItem], dues: list[Due],
                      sent_at: float) -> list[Claim | None]:
-        """The claim script, with a look at the server that ran it (bot/unbroken.py; not on Cluster, where
-        INFO would go to some node of its own)."""
-        look = self.link.target.kind != "cluster"
+        """The claim script, with a look at the server that ran it (bot/unbroken.py) when the link looks."""
+        look = self.link.looks
         res, acked, extra = await self.scripts.claim(owner, lease_ms, max_attempts, items,
                                                      also=unbroken.LOOK if look else None)
         served = unbroken.served(extra) if look else None
         if served is not None and served.unrecorded:
-            await self.scripts.server_since(served.run_id, served.replid)
+            await self._record(served)
         return outcomes(res, dues, owner, lease_ms, sent_at, replicated=acked >= 1, served=served)
 
     @storage_errors
     async def record_server(self) -> unbroken.Served | None:
         """Record the primary as bot/unbroken.py says (the scheduler does at start, so that items falling due
-        later may count on it); what the server looked like, None on Cluster."""
-        if self.link.target.kind == "cluster":
+        later may count on it); what the server looked like, None when the link does not look."""
+        if not self.link.looks:
             return None
         try:
-            answers = await self.link.writes.commands(unbroken.queue, retry_safe=True)
-        except ResponseError as e:  # an ACL without INFO: every first attempt looks in Slack, as on Cluster
-            if not _refused_info:
-                _refused_info.append(str(e))
+            async with self.redis.pipeline(transaction=False) as pipe:  # reads only: no WAIT
+                unbroken.queue(pipe)
+                answers = await pipe.execute()
+        except NoPermissionError as e:  # an ACL without INFO: every first attempt looks in Slack, as on Cluster
+            if not self._info_refused:
+                self._info_refused = True
                 log.warning("Redis refused INFO (%s): every first escalation attempt will read the channel's "
                             "history; allow INFO for this user to spare that Slack call", e)
             return None
         served = unbroken.served(answers)
         if served.unrecorded:
-            await self.scripts.server_since(served.run_id, served.replid)
+            await self._record(served)
         return served
+
+    async def _record(self, served: unbroken.Served) -> None:
+        """Best effort: without the record, first attempts only keep looking in Slack."""
+        try:
+            await self.scripts.server_since(served.run_id, served.replid)
+        except (RedisError, StorageUnavailable) as e:
+            log.info("could not record the Redis primary (%s); first attempts look in Slack meanwhile", e)
 
     @storage_errors
     async def renew(self, owner: str, claims: list[tuple[Due, Claim]]) -> list[tuple[Due, Claim]]:
