@@ -40,6 +40,10 @@ async def click_with_update_failing(driver, bot, fake_slack, inc, step: int) -> 
     assert status == 200
     await fake_slack.wait_for("chat.update", before + 3)
     await eventually(lambda: step_stored(bot, inc.incident_id, step))
+    # The failed draw has let go of the part (part_failed.lua counts it): a change arriving while it still held
+    # the lock would leave the drawing to it, and a failing holder draws nothing more (the sweep does).
+    member = f"{inc.incident_id}|phase:0"
+    await eventually(lambda: bot.deps.store.redis.hget(keys.dirty_attempts(), member))
 
 
 async def test_failed_update_is_repaired_by_the_next_change(make_bot, driver, fake_slack):
