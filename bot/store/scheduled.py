@@ -7,11 +7,10 @@ from __future__ import annotations
 import logging
 
 from redis.asyncio.client import Pipeline
-from redis.exceptions import NoPermissionError, RedisError
+from redis.exceptions import NoPermissionError
 
 from bot import keys, unbroken
 from bot.claims import DUE_SETS, Claim, Taken, claim_item, loop_time, outcomes, reserved, wanted
-from bot.errors import StorageUnavailable
 from bot.incident import Event, Incident
 from bot.schedule import Due
 from bot.scripts import ClaimItem
@@ -80,15 +79,13 @@ class ScheduleStore(StoreBase):
         look = self.link.looks
         res, acked, extra = await self.scripts.claim(owner, lease_ms, max_attempts, items,
                                                      also=unbroken.LOOK if look else None)
-        served = unbroken.served(extra) if look else None
-        if served is not None and served.unrecorded:
-            await self._record(served)
+        served = unbroken.served(extra) if look else None  # recorded by the sweep (record_server), not here
         return outcomes(res, dues, owner, lease_ms, sent_at, replicated=acked >= 1, served=served)
 
     @storage_errors
     async def record_server(self) -> unbroken.Served | None:
-        """Record the primary as bot/unbroken.py says (the scheduler does at start, so that items falling due
-        later may count on it); what the server looked like, None when the link does not look."""
+        """Record the primary as bot/unbroken.py says (every sweep does, so that items falling due later may
+        count on it); what the server looked like, None when the link does not look or INFO is refused."""
         if not self.link.looks:
             return None
         try:
@@ -103,15 +100,8 @@ class ScheduleStore(StoreBase):
             return None
         served = unbroken.served(answers)
         if served.unrecorded:
-            await self._record(served)
-        return served
-
-    async def _record(self, served: unbroken.Served) -> None:
-        """Best effort: without the record, first attempts only keep looking in Slack."""
-        try:
             await self.scripts.server_since(served.run_id, served.replid)
-        except (RedisError, StorageUnavailable) as e:
-            log.info("could not record the Redis primary (%s); first attempts look in Slack meanwhile", e)
+        return served
 
     @storage_errors
     async def renew(self, owner: str, claims: list[tuple[Due, Claim]]) -> list[tuple[Due, Claim]]:
