@@ -4,9 +4,12 @@ Slack gives every request 3 seconds to be acknowledged and shows the person an e
 that follows an ack (opening a modal, redrawing a checklist) has no such deadline, or a looser one (a
 modal's trigger id lives 3 s from the command). So, in a burst, a listener's work after `ack()` waits until
 the burst is over (no request waiting for its ack, and none arrived for QUIET_S) and the acks go first,
-where first-come-first-served would make the last ack of a burst wait for everybody's work. The wait is
-bounded (MAX_WAIT_S after the request arrived), so under a load that never pauses the work still runs, in
-order of arrival, and nothing piles up without limit.
+where first-come-first-served would make the last ack of a burst wait for everybody's work.
+
+Each piece of work has a patience: after its `wait_s` it goes in a moment when no request waits for its ack (a
+few at a time), and it starts before its `limit_s` whatever waits: the queue is let go early enough that,
+at COST_S of event loop each, its last piece still starts in time. So under a load that never pauses the work
+still runs, and nothing piles up without limit; and a modal still opens inside its trigger id's life.
 
 The ack is also sent the moment the listener calls `ack()`: Bolt itself only looks for it every 10 ms.
 """
@@ -14,25 +17,43 @@ The ack is also sent the moment the listener calls `ack()`: Bolt itself only loo
 from __future__ import annotations
 
 import asyncio
-import heapq
+import bisect
 import itertools
 import logging
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
 
 from bot import metrics
 
 log = logging.getLogger(__name__)
 
-# Work after an ack starts at the latest this long after its request arrived: a redraw has no deadline but
-# people watch it; a modal must be opened within its trigger id's 3 seconds, so its work waits less.
-MAX_WAIT_S = 2.0
-MODAL_WAIT_S = 0.5
+
+@dataclass(frozen=True)
+class Patience:
+    """How long a piece of work after an ack defers to other requests' acks: after `wait_s` it goes as soon as
+    none waits, and by `limit_s` (both from its request's arrival) it starts whatever waits."""
+
+    wait_s: float
+    limit_s: float
+
+
+# A redraw has no deadline, but people watch it.
+REDRAW = Patience(wait_s=2.0, limit_s=3.0)
+# A modal must be opened within its trigger id's 3 s, counted by Slack from the command; the request reached
+# us some time after, and the views.open takes time to reach Slack.
+MODAL = Patience(wait_s=0.5, limit_s=1.5)
 # A burst is over when no request came for this long (and none waits for its ack).
 QUIET_S = 0.02
 POLL_S = 0.001
+# The event loop time a piece of work holds before the next one can start (a views.open is ~0.3 ms of CPU).
+COST_S = 0.0004
+# The releaser looks every QUIET_S, later when the loop is busy: limits are kept this far ahead.
+MARGIN_S = 0.05
+# Work past its wait that goes while no request waits for its ack, at each look (a few ms of loop at most).
+SLICE = 8
 
 R = TypeVar("R")
 
@@ -54,6 +75,15 @@ _current: ContextVar[Ticket | None] = ContextVar("ack_ticket", default=None)
 _finishing: set[asyncio.Future[Any]] = set()
 
 
+class _Waiting(NamedTuple):
+    """Work waiting its turn; the queue is sorted by limit (then arrival, unique: futures are never compared)."""
+
+    limit: float
+    order: int
+    due: float  # its wait is up
+    turn: asyncio.Future[None]
+
+
 class AckFirst:
     """Counts the requests waiting for their ack; work after an ack waits its turn (`after_ack`)."""
 
@@ -62,7 +92,8 @@ class AckFirst:
         self.waiting = 0
         self.last_arrival = 0.0  # the event loop's clock (monotonic) when the latest request arrived
         self.previous_arrival = 0.0  # and the one before
-        self._queue: list[tuple[float, int, asyncio.Future[None]]] = []  # a heap of (deadline, arrival, turn)
+        self._queue: list[_Waiting] = []
+        self._busy_until = 0.0  # when the work let go so far will have started, at COST_S each
         self._order = itertools.count()
         self._releaser: asyncio.Task[None] | None = None
 
@@ -101,8 +132,8 @@ class AckFirst:
         ticket.answered = True
         self.waiting -= 1
 
-    async def turn(self, ticket: Ticket, max_wait_s: float) -> None:
-        """Return once the burst is over, or `max_wait_s` after `ticket`'s request arrived."""
+    async def turn(self, ticket: Ticket, patience: Patience) -> None:
+        """Return once the burst is over, or in time for `patience` (counted from `ticket`'s arrival)."""
         loop = asyncio.get_running_loop()
         began = loop.time()
         others = self.previous_arrival if self.last_arrival == ticket.arrived else self.last_arrival
@@ -110,7 +141,8 @@ class AckFirst:
             metrics.AFTER_ACK_WAIT.observe(0)  # a request on its own: no burst to wait for
             return
         turn: asyncio.Future[None] = loop.create_future()
-        heapq.heappush(self._queue, (ticket.arrived + max_wait_s, next(self._order), turn))
+        bisect.insort(self._queue, _Waiting(ticket.arrived + patience.limit_s, next(self._order),
+                                            ticket.arrived + patience.wait_s, turn))
         if self._releaser is None or self._releaser.done():
             self._releaser = loop.create_task(self._release(), name="ack-first")
         await turn
@@ -119,26 +151,45 @@ class AckFirst:
     def _quiet(self, now: float) -> bool:
         return self.waiting == 0 and now - self.last_arrival >= self.quiet_s
 
+    def _pick(self, now: float) -> list[_Waiting]:
+        """While the burst goes on: the work that must start now to start before its limit (and all queued
+        ahead of it), and when no request waits for its ack, a few of those whose wait is up."""
+        queue = self._queue
+        free = max(now, self._busy_until)
+        late = -1  # the queue up to here goes now: at COST_S each, the last of it would start too near its limit
+        if free + len(queue) * COST_S + MARGIN_S >= queue[0].limit:  # else none can be late (limits ascend)
+            for i, item in enumerate(queue):
+                if free + i * COST_S + MARGIN_S >= item.limit:
+                    late = i
+        picked = queue[:late + 1]
+        if self.waiting == 0:
+            picked += itertools.islice((item for item in queue[late + 1:] if item.due <= now), SLICE)
+        if picked:
+            gone = {item.order for item in picked}
+            self._queue = [item for item in queue if item.order not in gone]
+            self._busy_until = free + len(picked) * COST_S
+        return picked
+
     async def _release(self) -> None:
-        """One task lets the waiting work go: all of it once the burst is over, else each at its deadline.
-        It wakes every QUIET_S at most, however many wait."""
+        """One task lets the waiting work go: all of it once the burst is over, else as `_pick` says. It looks
+        every QUIET_S at most, however many wait."""
         loop = asyncio.get_running_loop()
         while self._queue:
             now = loop.time()
             if self._quiet(now):
-                released = sorted(self._queue, key=lambda item: item[1])  # in order of arrival
-                self._queue.clear()
+                released = sorted(self._queue, key=lambda item: item.order)  # in order of arrival
+                self._queue = []
+                self._busy_until = now + len(released) * COST_S
             else:
-                released = []
-                while self._queue and self._queue[0][0] <= now:
-                    released.append(heapq.heappop(self._queue))
-            for _, _, turn in released:
-                if not turn.done():
-                    turn.set_result(None)
+                released = self._pick(now)
+            for item in released:
+                if not item.turn.done():
+                    item.turn.set_result(None)
             if self._queue:
-                # Look again when the burst could be over, or at the next deadline; never more than every ms.
-                quiet_at = self.last_arrival + self.quiet_s if self.waiting == 0 else now + self.quiet_s
-                await asyncio.sleep(max(POLL_S, min(self._queue[0][0], quiet_at) - now))
+                # Look again when the burst could be over, or a wait is up; at least every QUIET_S for the limits.
+                wake = self.last_arrival + self.quiet_s if self.waiting == 0 else now + self.quiet_s
+                wake = min([wake, now + self.quiet_s, *(item.due for item in self._queue if item.due > now)])
+                await asyncio.sleep(max(POLL_S, wake - now))
 
 
 def _settle(ticket: Ticket, task: asyncio.Future[Any]) -> None:
@@ -156,15 +207,15 @@ def _settle(ticket: Ticket, task: asyncio.Future[Any]) -> None:
         acked.set_result(task.result())
 
 
-async def then(max_wait_s: float = MAX_WAIT_S) -> None:
+async def then(patience: Patience = REDRAW) -> None:
     """Called by a listener whose urgent part is done (a modal opened: its trigger id is used) before the rest:
-    that waits for the burst again, under `max_wait_s` from the request's arrival."""
+    that waits for the burst again, with `patience` from the request's arrival."""
     ticket = _current.get()
     if ticket is not None:
-        await ticket.gate.turn(ticket, max_wait_s)
+        await ticket.gate.turn(ticket, patience)
 
 
-async def after_ack(response: Any, max_wait_s: float = MAX_WAIT_S) -> None:
+async def after_ack(response: Any, patience: Patience = REDRAW) -> None:
     """Called by a listener right after its ack with the ack's response: it is sent at once, and the
     listener's work waits its turn. Outside a counted request (a listener called directly) it returns."""
     ticket = _current.get()
@@ -173,4 +224,4 @@ async def after_ack(response: Any, max_wait_s: float = MAX_WAIT_S) -> None:
     if ticket.acked is not None and not ticket.acked.done():
         ticket.acked.set_result(response)
     ticket.gate.answer(ticket)
-    await ticket.gate.turn(ticket, max_wait_s)
+    await ticket.gate.turn(ticket, patience)

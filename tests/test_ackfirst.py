@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from bot import ackfirst
-from bot.ackfirst import AckFirst
+from bot.ackfirst import COST_S, MARGIN_S, AckFirst, Patience
 from bot.collector import LONGEST_WITHOUT_S, QUIET_S, Quiet
 from tests.conftest import eventually
 from tests.flows import command_modal, declare
@@ -23,7 +23,7 @@ async def test_work_after_an_ack_waits_for_the_requests_still_waiting_for_theirs
     order: list[str] = []
 
     async def work(name: str, ticket: ackfirst.Ticket) -> None:
-        await gate.turn(ticket, max_wait_s=30)
+        await gate.turn(ticket, Patience(wait_s=30, limit_s=30))
         order.append(name)
 
     with gate.request() as slow:  # a request whose ack has not come yet
@@ -41,7 +41,7 @@ async def test_work_after_an_ack_waits_for_the_requests_still_waiting_for_theirs
     assert order == ["a", "b"], "released in the order the requests came"
 
 
-async def test_work_goes_at_its_deadline_when_the_burst_does_not_end():
+async def test_work_starts_before_its_limit_when_the_burst_does_not_end():
     gate = AckFirst(quiet_s=0.01)
     with gate.request():  # never acked while the work waits
         with gate.request() as modal:
@@ -49,24 +49,65 @@ async def test_work_goes_at_its_deadline_when_the_burst_does_not_end():
         with gate.request() as redraw:
             pass
         loop = asyncio.get_running_loop()
-        redraw_done = asyncio.create_task(gate.turn(redraw, max_wait_s=30))
-        await asyncio.wait_for(gate.turn(modal, max_wait_s=0.2), 10)
-        # The shorter deadline went first, though its request came earlier and the other waits on.
-        assert loop.time() - modal.arrived >= 0.2
+        redraw_done = asyncio.create_task(gate.turn(redraw, Patience(wait_s=30, limit_s=60)))
+        # Its wait is up long before its limit, but a request still waits for its ack: the limit decides.
+        await asyncio.wait_for(gate.turn(modal, Patience(wait_s=0.01, limit_s=0.4)), 10)
+        started = loop.time() - modal.arrived
+        assert 0.4 - MARGIN_S - 0.01 <= started < 0.4 + 0.2
+        # The nearer limit went first, though its request came earlier and the other waits on.
         assert not redraw_done.done()
         redraw_done.cancel()
 
 
+async def test_a_long_queue_is_let_go_early_enough_for_its_last_to_start_in_time():
+    """Work let go holds the loop COST_S each: the queue starts draining that much before its limits."""
+    gate = AckFirst(quiet_s=0.01)
+    n = 400
+    loop = asyncio.get_running_loop()
+    with gate.request():  # never acked while the work waits
+        tickets = []
+        for _ in range(n):
+            with gate.request() as t:
+                tickets.append(t)
+        first = min(t.arrived for t in tickets)
+        started: list[float] = []
+
+        async def work(ticket: ackfirst.Ticket) -> None:
+            await gate.turn(ticket, Patience(wait_s=30, limit_s=0.5))
+            started.append(loop.time())
+
+        tasks = [asyncio.create_task(work(t)) for t in tickets]
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    drain = n * COST_S  # 0.16 s
+    assert min(started) - first >= 0.5 - drain - MARGIN_S - 0.01, "let go before its time, in a burst"
+    assert min(started) - first < 0.5 - drain, "the first of the queue started too late for the last to be in time"
+
+
+async def test_work_whose_wait_is_up_goes_while_no_request_waits_for_its_ack():
+    """Requests keep coming, each acked at once: the burst never ends, yet the work goes soon after its wait."""
+    gate = AckFirst(quiet_s=0.05)
+    loop = asyncio.get_running_loop()
+    with gate.request() as ticket:
+        pass
+    task = asyncio.create_task(gate.turn(ticket, Patience(wait_s=0.1, limit_s=30)))
+    while not task.done() and loop.time() - ticket.arrived < 5:
+        with gate.request():
+            pass  # acked at once
+        await asyncio.sleep(0.005)
+    assert task.done()
+    assert 0.1 <= loop.time() - ticket.arrived < 5
+
+
 async def test_the_rest_of_the_work_waits_again_once_its_urgent_part_is_done():
-    """A modal's work starts at its short deadline in a burst that goes on; once the modal is open, the rest of
-    its work (`then`) waits for the burst again, under the longer deadline."""
+    """A modal's work starts by its short limit in a burst that goes on; once the modal is open, the rest of
+    its work (`then`) waits for the burst again, with the longer patience."""
     gate = AckFirst(quiet_s=0.01)
     steps: list[str] = []
 
     async def dispatch() -> None:
-        await ackfirst.after_ack("acked", max_wait_s=0.05)
+        await ackfirst.after_ack("acked", Patience(wait_s=0.01, limit_s=0.1))
         steps.append("modal opened")
-        await ackfirst.then(max_wait_s=30)
+        await ackfirst.then(Patience(wait_s=30, limit_s=30))
         steps.append("filled in")
 
     with gate.request():  # never acked while the work waits
@@ -84,7 +125,7 @@ async def test_a_request_on_its_own_starts_its_work_at_once():
     gate = AckFirst(quiet_s=10)  # a quiet time no test would wait out
     with gate.request() as alone:
         pass
-    await asyncio.wait_for(gate.turn(alone, max_wait_s=30), 1)
+    await asyncio.wait_for(gate.turn(alone, Patience(wait_s=30, limit_s=30)), 1)
 
 
 async def test_the_ack_goes_out_before_the_dispatch_is_over():
@@ -92,7 +133,7 @@ async def test_the_ack_goes_out_before_the_dispatch_is_over():
     finished = asyncio.Event()
 
     async def dispatch() -> str:
-        await ackfirst.after_ack("acked", max_wait_s=0)
+        await ackfirst.after_ack("acked", Patience(wait_s=0, limit_s=0))
         await finished.wait()  # the listener's work goes on after Slack has its answer
         return "acked"
 

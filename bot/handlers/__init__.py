@@ -49,11 +49,11 @@ class _AckFirst:
     """A listener's `ack`: Slack is answered at once, and the work that follows waits for the burst of
     requests it came in to be acked (bot/ackfirst.py)."""
 
-    __slots__ = ("_ack", "_wait_s")
+    __slots__ = ("_ack", "_patience")
 
-    def __init__(self, ack: Any, wait_s: float) -> None:
+    def __init__(self, ack: Any, patience: ackfirst.Patience) -> None:
         self._ack = ack
-        self._wait_s = wait_s
+        self._patience = patience
 
     @property
     def response(self) -> Any:
@@ -61,7 +61,7 @@ class _AckFirst:
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         answered = await self._ack(*args, **kwargs)
-        await ackfirst.after_ack(answered, self._wait_s)
+        await ackfirst.after_ack(answered, self._patience)
         return answered
 
 
@@ -71,12 +71,12 @@ ListenerBody = Callable[[Any, dict[str, Any], AsyncWebClient], Awaitable[None]]
 def modal_listener(fn: ListenerBody) -> Listener:
     """`guarded`, for a listener that may open a modal: its work waits less for other acks (the trigger id
     lives 3 seconds)."""
-    return guarded(fn, wait_s=ackfirst.MODAL_WAIT_S)
+    return guarded(fn, patience=ackfirst.MODAL)
 
 
-def guarded(fn: ListenerBody, *, wait_s: float = ackfirst.MAX_WAIT_S) -> Listener:
+def guarded(fn: ListenerBody, *, patience: ackfirst.Patience = ackfirst.REDRAW) -> Listener:
     """Wrap a listener so every failure reaches the person through the one error handler, and its work
-    after the ack comes after other requests' acks (up to `wait_s` after its request arrived)."""
+    after the ack comes after other requests' acks (as its `patience` allows)."""
 
     @functools.wraps(fn)
     async def listener(ack: Any, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -84,7 +84,7 @@ def guarded(fn: ListenerBody, *, wait_s: float = ackfirst.MAX_WAIT_S) -> Listene
         if task is not None:
             _running.add(task)
         logs.bind(user=str((body.get("user") or {}).get("id") or body.get("user_id") or ""))
-        ack = _AckFirst(ack, wait_s)
+        ack = _AckFirst(ack, patience)
         try:
             await fn(ack, body, client)
         except Exception as e:  # noqa: BLE001 - this is the single place errors are reported

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import forms, modals, replies
+from bot import ackfirst, forms, modals, replies
 from bot.attempts import attempt_all, listed
 from bot.deps import Deps
 from bot.errors import IncidentGone, StorageUnavailable
@@ -31,6 +31,7 @@ async def open_modal(deps: Deps, client: AsyncWebClient, body: dict[str, Any], b
     meta = DeclareMeta(playbook=book.key, channel=body.get("channel_id", ""))
     resp = await client.views_open(trigger_id=body["trigger_id"],
                                    view=modals.declare_modal(book, title, meta, private=private))
+    await ackfirst.then()  # the trigger id is used: in a burst the rest waits for the other acks
     # Where to answer once it is submitted: kept here, not in the modal's metadata a client could alter.
     await deps.store.bind_view(str(resp["view"]["id"]), "", body.get("response_url", ""))
 
