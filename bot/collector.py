@@ -5,9 +5,10 @@ since start-up, and under a burst of requests that is tens of milliseconds with 
 in memory: every request in flight waits it out. Python starts one when enough objects have survived
 younger collections, which is exactly during a burst. So the process sets the third threshold out of reach
 and runs full collections itself: once no request has arrived for QUIET_S and the work of the last
-burst is done (its objects are gone by then, so there is less to scan), or unconditionally once
-LONGEST_WITHOUT_S went by without one, so memory held by reference cycles is still given back under a load
-that never pauses. Young collections (generations 0 and 1) stay automatic; they are short.
+burst is done (its objects are gone by then, so there is less to scan). Once LONGEST_WITHOUT_S went by
+without one, memory held by reference cycles must still be given back: then any short gap between requests
+will do, work still running or not, and past twice that the collection runs under a load that never pauses.
+Young collections (generations 0 and 1) stay automatic; they are short.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ log = logging.getLogger(__name__)
 THRESHOLDS = (700, 10, 1_000_000_000)
 QUIET_S = 0.5
 LONGEST_WITHOUT_S = 60.0
-CHECK_EVERY_S = 0.5
+# An overdue collection takes a gap this long between requests (none waiting for its ack).
+GAP_S = 0.05
+CHECK_EVERY_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,13 @@ class Quiet:
     def due(self) -> bool:
         if self.promoted == 0:
             return False  # nothing reached the old generation: a full collection would find nothing new
-        if self.since_full >= LONGEST_WITHOUT_S:
+        if self.since_full >= 2 * LONGEST_WITHOUT_S:
             return True
-        return self.waiting == 0 and self.working == 0 and self.since_request >= QUIET_S
+        if self.waiting:
+            return False
+        if self.since_full >= LONGEST_WITHOUT_S:
+            return self.since_request >= GAP_S
+        return self.working == 0 and self.since_request >= QUIET_S
 
 
 class FullCollections:

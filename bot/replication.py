@@ -164,20 +164,29 @@ class Writes:
         self.timeout_ms = max(1, int(timeout_s * 1000))
 
     async def script(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any], *,
-                     retry_safe: bool) -> Any:
-        return (await self.script_acked(script, keys, args, retry_safe=retry_safe))[0]
+                     retry_safe: bool, first: Sequence[Any] = ()) -> Any:
+        return (await self.script_acked(script, keys, args, retry_safe=retry_safe, first=first))[0]
 
     async def script_acked(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any], *,
-                           retry_safe: bool, also: Also | None = None) -> tuple[Any, int, list[Any]]:
+                           retry_safe: bool, also: Also | None = None,
+                           first: Sequence[Any] = ()) -> tuple[Any, int, list[Any]]:
         """The script's answer, how many replicas confirmed the write (0 when none was asked to), and the raw
         answers of the commands `also` queues after it on the same connection (so from the same server); an
-        error among those is an answer, never raised."""
-        if not self.wanted and self.watch is None and also is None:
+        error among those is an answer, never raised. `first`: one command sent just ahead of the script, in
+        the same write (Redis runs it even if this process dies before reading the answers); on Cluster, whose
+        client has no single connection pool to pipeline on, just before it."""
+        if first and not hasattr(self.client, "connection_pool"):
+            await self.client.execute_command(*first)  # type: ignore[no-untyped-call]
+            first = ()
+        if not self.wanted and self.watch is None and also is None and not first:
             return await script(keys=list(keys), args=list(args)), 0, []
 
         optional = also.answers if also is not None else 0
+        ahead = 1 if first else 0
 
         def run(pipe: Pipeline) -> None:
+            if first:
+                pipe.execute_command(*first)
             pipe.evalsha(script.sha, len(keys), *keys, *args)
             if also is not None:
                 also.fill(pipe)
@@ -188,10 +197,10 @@ class Writes:
 
         try:
             answers, acked = await self._confirmed(run, retry_safe=retry_safe, optional=optional)
-            return answers[0], acked, answers[1:]
+            return answers[ahead], acked, answers[ahead + 1:]
         except NoScriptError:  # this server lacks it (restarted, or newly primary): refused, so nothing ran
             answers, acked = await self._confirmed(load_and_run, retry_safe=retry_safe, optional=optional)
-            return answers[1], acked, answers[2:]
+            return answers[ahead + 1], acked, answers[ahead + 2:]
 
     async def read(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """A script that only reads. The scheduler runs one every tick, so this is also where an idle replica

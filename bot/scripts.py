@@ -40,6 +40,16 @@ def _pairs(fields: dict[str, str]) -> list[str]:
     return [x for kv in fields.items() for x in kv]
 
 
+def _marking(members: Sequence[str], at_ms: int) -> list[Any]:
+    """The parts a change is about to redraw, marked dirty ahead of it (as lock_part.lua would): should the
+    process die before drawing them, the sweep draws them. A mark the change did not need costs one redraw
+    with no Slack call (the digest is unchanged). LT keeps the earliest date, as the scripts do; the first
+    draw's lock_part.lua dates it by Redis's clock at the latest."""
+    if not members:
+        return []
+    return ["ZADD", keys.dirty(), "LT", *(x for member in members for x in (at_ms, member))]
+
+
 def _timeline(incident_id: str) -> list[str]:
     """The keys a script needs to change an incident and write its timeline."""
     return [keys.incident(incident_id), keys.steps(incident_id), keys.timeline(incident_id),
@@ -67,10 +77,11 @@ class _Script:
     def __init__(self, client: redis.Redis, writes: Writes, name: str) -> None:
         self._script, self._writes, self._name = client.register_script(_source(name)), writes, name
 
-    async def __call__(self, *, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def __call__(self, *, keys: Sequence[str], args: Sequence[Any], first: Sequence[Any] = ()) -> Any:
         if self._name in READ_ONLY:
             return await self._writes.read(self._script, keys, args)
-        return await self._writes.script(self._script, keys, args, retry_safe=self._name in RETRY_SAFE)
+        return await self._writes.script(self._script, keys, args, retry_safe=self._name in RETRY_SAFE,
+                                         first=first)
 
     async def acked(self, *, keys: Sequence[str], args: Sequence[Any],
                     also: Also | None = None) -> tuple[Any, int, list[Any]]:
@@ -121,26 +132,30 @@ class Scripts:
                   incident_id if channel else "", playbook, token, str(lock_ms), part, member])
 
     async def complete(self, incident_id: str, phase: int, nsteps: int, last: bool, event: Event, cause: str,
-                       resolution: str, rca_member: str, rca_due_ms: int, unschedule: list[str]) -> Any:
+                       resolution: str, rca_member: str, rca_due_ms: int, unschedule: list[str],
+                       marks: Sequence[str] = ()) -> Any:
         return await self._complete(
             keys=[*_timeline(incident_id), keys.open_incidents(), keys.due(), keys.open_by_playbook(), keys.pages(),
                   keys.pager(incident_id), keys.rca_due()],
             args=[str(phase), str(nsteps), "1" if last else "0", *_event_args(event), event.data_json, cause,
-                  resolution, rca_member, str(rca_due_ms), *unschedule])
+                  resolution, rca_member, str(rca_due_ms), *unschedule],
+            first=_marking(marks, event.at))
 
     async def set_fields(self, incident_id: str, fields: dict[str, str], event: Event | None,
-                         require_open: bool) -> Any:
+                         require_open: bool, marks: Sequence[str] = ()) -> Any:
         ev = event or Event(type="", actor="", at=0)
         return await self._set_fields(
             keys=_timeline(incident_id),
-            args=["1" if require_open else "0", *_event_args(ev), ev.type, ev.data_json, *_pairs(fields)])
+            args=["1" if require_open else "0", *_event_args(ev), ev.type, ev.data_json, *_pairs(fields)],
+            first=_marking(marks, ev.at))
 
     async def acknowledge(self, incident_id: str, levels: list[int], event: Event, page_roles: list[str],
-                          note: bool) -> Any:
+                          note: bool, marks: Sequence[str] = ()) -> Any:
         return await self._acknowledge(
             keys=[*_timeline(incident_id), keys.pages(), keys.pager(incident_id)],
             args=[*_event_args(event), event.type, event.data_json, json.dumps(levels), json.dumps(page_roles),
-                  "1" if note else "0"])
+                  "1" if note else "0"],
+            first=_marking(marks, event.at))
 
     async def note(self, incident_id: str, event: Event) -> Any:
         return await self._note(
@@ -172,9 +187,10 @@ class Scripts:
         return await self._status_update(keys=_timeline(incident_id),
                                          args=["1" if require_open else "0", *_event_args(event), event.data_json])
 
-    async def rca_reviewed(self, incident_id: str, member: str, event: Event) -> Any:
+    async def rca_reviewed(self, incident_id: str, member: str, event: Event, marks: Sequence[str] = ()) -> Any:
         return await self._rca_reviewed(keys=[*_timeline(incident_id), keys.rca_due(), keys.job(member)],
-                                        args=[member, *_event_args(event), event.data_json])
+                                        args=[member, *_event_args(event), event.data_json],
+                                        first=_marking(marks, event.at))
 
     async def now(self) -> Any:
         return await self._now(keys=[keys.clock_offset()], args=[])

@@ -8,7 +8,7 @@ import time
 
 from bot import ackfirst
 from bot.ackfirst import COST_S, MARGIN_S, AckFirst, Patience
-from bot.collector import LONGEST_WITHOUT_S, QUIET_S, Quiet
+from bot.collector import GAP_S, LONGEST_WITHOUT_S, QUIET_S, Quiet
 from tests.conftest import eventually
 from tests.flows import command_modal, declare
 
@@ -178,5 +178,9 @@ def test_full_collections_wait_for_a_quiet_moment_or_a_minute():
     assert Quiet(since_request=QUIET_S, since_full=5, waiting=0, promoted=40).due()
     assert not Quiet(since_request=QUIET_S, since_full=5, waiting=1, promoted=40).due(), "a request waits"
     assert not Quiet(since_request=QUIET_S, since_full=5, waiting=0, promoted=40, working=3).due(), "work to do"
-    assert Quiet(since_request=0.001, since_full=LONGEST_WITHOUT_S, waiting=12, promoted=40).due()
+    # Overdue: a short gap between requests will do, though the burst's work still runs; past twice, none needed.
+    assert Quiet(since_request=GAP_S, since_full=LONGEST_WITHOUT_S, waiting=0, promoted=40, working=3).due()
+    assert not Quiet(since_request=0.001, since_full=LONGEST_WITHOUT_S, waiting=0, promoted=40).due()
+    assert not Quiet(since_request=GAP_S, since_full=LONGEST_WITHOUT_S, waiting=2, promoted=40).due()
+    assert Quiet(since_request=0.001, since_full=2 * LONGEST_WITHOUT_S, waiting=12, promoted=40).due()
     assert not Quiet(since_request=100, since_full=100, waiting=0, promoted=0).due(), "nothing new to scan"

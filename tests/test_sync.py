@@ -6,11 +6,12 @@ from __future__ import annotations
 import logging
 import time
 
-from bot import keys
+from bot import keys, parts
+from bot.incident import Event
 from bot.render import all_parts
 from bot.sync import sync
 from tests.conftest import eventually
-from tests.flows import all_text, declare, phase_message
+from tests.flows import all_text, card, declare, phase_message, phase_messages
 
 ALICE = "U_ALICE"
 
@@ -105,6 +106,40 @@ async def test_part_slack_will_never_take_is_given_up(make_bot, driver, fake_sla
     await eventually(lambda: step_stored(bot, inc.incident_id, 0))
     await eventually(lambda: not_dirty(bot, inc.incident_id, "phase:0"))
     assert len(fake_slack.calls_to("chat.update")) == before + 1
+
+
+async def test_a_change_whose_replica_died_before_drawing_it_is_drawn_by_the_sweep(make_bot, driver, fake_slack):
+    """A change is stored with the parts its caller draws next marked dirty, in the same write: a replica that
+    dies right after storing it (here: one that never draws) leaves them to another replica's sweep."""
+    dying = await make_bot(run_scheduler=False)
+    inc = await declare(driver, dying, fake_slack, "wide Dies before drawing")
+    await eventually(lambda: not_dirty(dying, inc.incident_id, "card"))  # the declare's drawing is over
+    event = Event(type="commander_changed", actor=ALICE, at=dying.deps.clock(), data={"from": "", "to": "U_BOB"})
+    changed, _ = await dying.deps.store.set_fields(inc.incident_id, {"commander": "U_BOB"}, event,
+                                                   require_open=True, redraw=[parts.CARD])
+    assert changed and "<@U_BOB>" not in all_text(card(fake_slack, inc.channel))
+    await make_bot()  # another replica, whose scheduler sweeps
+    await eventually(lambda: "*Commander*\n<@U_BOB>" in all_text(card(fake_slack, inc.channel)), timeout=15)
+    await eventually(lambda: not_dirty(dying, inc.incident_id, "card"))
+
+
+async def test_next_checklist_of_a_replica_that_died_after_completing_a_phase_is_posted_once(
+        make_bot, driver, fake_slack):
+    """The phase is closed in Redis, and the replica dies before posting the next checklist: the sweep posts it
+    (the next phase is marked dirty with the change), once."""
+    dying = await make_bot(run_scheduler=False)
+    inc = await declare(driver, dying, fake_slack, "wide Dies after completing")
+    book = dying.deps.book("wide")
+    event = Event(type="phase_completed", actor=ALICE, at=dying.deps.clock(), data={"phase": 0})
+    closed = await dying.deps.store.complete_phase(inc.incident_id, 0, len(book.phases[0].steps), event,
+                                                   redraw={parts.phase(0), parts.phase(1)} | parts.HEADLINE)
+    assert closed is not None and closed.phase == 1 and len(phase_messages(fake_slack, inc.channel)) == 1
+    await make_bot()
+    nxt = await eventually(lambda: [m for m in phase_messages(fake_slack, inc.channel) if "Phase 2 of" in all_text(m)],
+                           timeout=15)
+    await eventually(lambda: not_dirty(dying, inc.incident_id, "phase:1"), timeout=15)
+    assert len(nxt) == 1 and len(phase_messages(fake_slack, inc.channel)) == 2
+    assert (await dying.deps.store.get(inc.incident_id)).phase_ts.get(1) == nxt[0].ts
 
 
 async def test_next_checklist_whose_post_failed_is_posted_by_the_sweep(make_bot, driver, fake_slack):

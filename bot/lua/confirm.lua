@@ -31,7 +31,7 @@ for i = 15, #ARGV, 2 do redis.call('HSET', inc, ARGV[i], ARGV[i + 1]) end
 if #ARGV >= 15 then bump(inc) end
 if part_member ~= '' then
   redis.call('SET', posting, '1', 'PX', posting_ms)
-  redis.call('ZADD', dirty, 'NX', now, part_member)
+  redis.call('ZADD', dirty, 'LT', now, part_member)
 end
 add_event(stream, seen, event_id, etype, 'bot', now, data)
 if set_severity ~= '' and severity ~= set_severity then

@@ -3,7 +3,7 @@
 -- a caller that finds it taken leaves: the holder checks the version before letting go.
 local lock, inc, steps, rendered, dirty = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local token, lock_ms, part, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-redis.call('ZADD', dirty, 'NX', now_ms(), member)
+redis.call('ZADD', dirty, 'LT', now_ms(), member)
 if not redis.call('SET', lock, token, 'NX', 'PX', lock_ms) then return false end
 if redis.call('EXISTS', inc) == 0 then
   redis.call('DEL', lock)

@@ -33,6 +33,6 @@ local shown = tonumber(redis.call('HGET', rendered, part) or '-1')
 if version >= shown then redis.call('HSET', rendered, part, version, part .. '#', digest) end
 if not free and redis.call('GET', lock) ~= token then return false end
 redis.call('SET', lock, token, 'PX', lock_ms)
-redis.call('ZADD', dirty, 'NX', now_ms(), member)
+redis.call('ZADD', dirty, 'LT', now_ms(), member)
 local snap = snapshot(inc, steps)
 return {snap[1], snap[2], redis.call('HGET', rendered, part .. '#') or ''}

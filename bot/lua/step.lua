@@ -40,7 +40,7 @@ end
 local drawing = false
 if token ~= '' then
   -- "same" too: the message may still show an older state (another replica's failed render).
-  redis.call('ZADD', dirty, 'NX', now_ms(), member)
+  redis.call('ZADD', dirty, 'LT', now_ms(), member)
   if redis.call('SET', lock, token, 'NX', 'PX', lock_ms) then
     local snap = snapshot(inc, steps)
     drawing = {snap[1], snap[2], redis.call('HGET', rendered, part .. '#') or ''}

@@ -12,6 +12,7 @@ from bot import keys
 from bot.claims import wanted
 from bot.errors import IncidentGone
 from bot.incident import Event, Incident
+from bot.parts import Part
 from bot.schedule import Due
 from bot.store.base import StoreBase
 from bot.store.errors import storage_errors
@@ -113,9 +114,11 @@ class IncidentStore(StoreBase):
 
     @storage_errors
     async def set_fields(self, incident_id: str, fields: dict[str, str], event: Event | None = None,
-                         *, require_open: bool = False) -> tuple[bool, Incident]:
-        """Set fields atomically, bump the version if anything changed, log `event` if given."""
-        res = await self.scripts.set_fields(incident_id, fields, event, require_open)
+                         *, require_open: bool = False, redraw: Iterable[Part] = ()) -> tuple[bool, Incident]:
+        """Set fields atomically, bump the version if anything changed, log `event` if given. `redraw`: the
+        parts the caller draws next, marked dirty first (here and below), so that the sweep draws them should
+        this process die before it does."""
+        res = await self.scripts.set_fields(incident_id, fields, event, require_open, _members(incident_id, redraw))
         check(res[0], incident_id)
         return bool(res[1]), snapshot(res[2], res[3])
 
@@ -143,22 +146,26 @@ class IncidentStore(StoreBase):
     @storage_errors
     async def complete_phase(self, incident_id: str, phase: int, nsteps: int, event: Event, *,
                              last: bool = False, cause: str = "", resolution: str = "",
-                             unschedule: list[str] | None = None, rca_due_ms: int = 0) -> Incident | None:
+                             unschedule: list[str] | None = None, rca_due_ms: int = 0,
+                             redraw: Iterable[Part] = ()) -> Incident | None:
         """Close `phase`; None when it was already closed (a second click, another replica). Closing the
         `last` phase resolves the incident and makes its RCA due at `rca_due_ms`."""
         res = await self.scripts.complete(incident_id, phase, nsteps, last, event, cause, resolution,
-                                          Due.rca(incident_id).member, rca_due_ms, unschedule or [])
+                                          Due.rca(incident_id).member, rca_due_ms, unschedule or [],
+                                          _members(incident_id, redraw))
         check(res[0], incident_id)
         return None if res[0] == "stale_phase" else snapshot(res[1], res[2])
 
     @storage_errors
     async def acknowledge(self, incident_id: str, levels: list[int], event: Event, *,
-                          page_roles: list[str] | None = None, note: bool = False) -> Outcome:
+                          page_roles: list[str] | None = None, note: bool = False,
+                          redraw: Iterable[Part] = ()) -> Outcome:
         """Mark the sent, unacknowledged `levels` acknowledged by `event.actor`: "ok" (with the levels marked),
         "already" (with who), "not_sent" (none was posted) or "dup" (this event id was recorded before).
         `page_roles`: tell PagerDuty too, for those that were paged. `note`: record the event even when no
         level changed (an acknowledgement in PagerDuty of a page no level sent)."""
-        res = await self.scripts.acknowledge(incident_id, levels, event, page_roles or [], note)
+        res = await self.scripts.acknowledge(incident_id, levels, event, page_roles or [], note,
+                                             _members(incident_id, redraw))
         check(res[0], incident_id)
         return outcome(res, event.at)
 
@@ -191,10 +198,16 @@ class IncidentStore(StoreBase):
         return None if res[0] == "dup" else snapshot(res[1], res[2])
 
     @storage_errors
-    async def mark_rca_reviewed(self, incident_id: str, event: Event) -> tuple[str, Incident | None, str]:
+    async def mark_rca_reviewed(self, incident_id: str, event: Event,
+                                redraw: Iterable[Part] = ()) -> tuple[str, Incident | None, str]:
         """("ok", incident, ""), ("already", None, who marked it), or ("not_due", None, "")."""
-        res = await self.scripts.rca_reviewed(incident_id, Due.rca(incident_id).member, event)
+        res = await self.scripts.rca_reviewed(incident_id, Due.rca(incident_id).member, event,
+                                              _members(incident_id, redraw))
         check(res[0], incident_id)
         if res[0] == "ok":
             return "ok", snapshot(res[1], res[2]), ""
         return str(res[0]), None, str(res[1]) if len(res) > 1 and res[1] else ""
+
+
+def _members(incident_id: str, parts: Iterable[Part]) -> list[str]:
+    return sorted({part.member(incident_id) for part in parts})

@@ -40,7 +40,8 @@ async def click_step(deps: Deps, book: Playbook, ref: StepRef, channel: str, use
 async def complete_phase(deps: Deps, book: Playbook, incident_id: str, phase: int, user: str) -> None:
     """Close a phase that is not the last: open steps are skipped and the next checklist posted."""
     event = Event(type="phase_completed", actor=user, at=deps.clock(), data={"phase": phase})
-    incident = await deps.store.complete_phase(incident_id, phase, len(book.phases[phase].steps), event)
+    incident = await deps.store.complete_phase(incident_id, phase, len(book.phases[phase].steps), event,
+                                               redraw={parts.phase(phase), parts.phase(phase + 1)} | parts.HEADLINE)
     if incident is None:
         raise BadInput(replies.already_completed(book.phases[phase].title))
     observe_phase(book, incident, phase, event.at)

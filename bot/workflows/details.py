@@ -27,7 +27,8 @@ async def set_severity(deps: Deps, incident: Incident, user: str, severity: str)
     if new not in SEVERITIES:
         raise BadInput(replies.bad_severity(list(SEVERITIES)))
     event = Event(type="severity_changed", actor=user, at=deps.clock(), data={"from": incident.severity, "to": new})
-    changed, _ = await deps.store.set_fields(incident.id, {"severity": new}, event, require_open=True)
+    changed, _ = await deps.store.set_fields(incident.id, {"severity": new}, event, require_open=True,
+                                             redraw=parts.HEADLINE)
     if not changed:
         raise BadInput(replies.already_severity(incident.name, new))
     await sync(deps, incident.id, parts.HEADLINE)
@@ -38,7 +39,8 @@ async def set_severity(deps: Deps, incident: Incident, user: str, severity: str)
 async def set_commander(deps: Deps, incident: Incident, user: str, commander: str) -> None:
     event = Event(type="commander_changed", actor=user, at=deps.clock(),
                   data={"from": incident.commander, "to": commander})
-    changed, _ = await deps.store.set_fields(incident.id, {"commander": commander}, event, require_open=True)
+    changed, _ = await deps.store.set_fields(incident.id, {"commander": commander}, event, require_open=True,
+                                             redraw=[parts.CARD])
     if not changed:
         raise BadInput(replies.already_commander(commander))
     await sync(deps, incident.id, [parts.CARD])

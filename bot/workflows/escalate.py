@@ -165,7 +165,8 @@ async def acknowledge(deps: Deps, incident: Incident, book: Playbook, level: int
 async def record_acknowledgement(deps: Deps, incident: Incident, levels: list[int], event: Event, *,
                                  page_roles: list[str] | None = None, note: bool = False) -> Outcome:
     """Mark the sent `levels` acknowledged (store.acknowledge), count the first response, redraw their pings."""
-    outcome = await deps.store.acknowledge(incident.id, levels, event, page_roles=page_roles, note=note)
+    outcome = await deps.store.acknowledge(incident.id, levels, event, page_roles=page_roles, note=note,
+                                           redraw=[parts.ping(level) for level in levels] + [parts.CARD])
     if outcome.acknowledged_after_ms is not None:
         metrics.TIME_TO_ACKNOWLEDGE.labels(playbook=incident.playbook).observe(outcome.acknowledged_after_ms / 1000)
     if outcome.levels:

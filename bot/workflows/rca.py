@@ -161,7 +161,8 @@ async def post(deps: Deps, incident: Incident) -> None:
 async def mark_reviewed(deps: Deps, incident_id: str, user: str) -> Incident:
     """Record the review once; the reminder is dropped. BadInput says why when it can't be marked."""
     event = Event(type="rca_reviewed", actor=user, at=deps.clock(), id=f"rca_reviewed:{incident_id}")
-    outcome, incident, by = await deps.store.mark_rca_reviewed(incident_id, event)
+    shown = [parts.CARD, parts.RCA_REVIEW, parts.RCA_REMINDER]
+    outcome, incident, by = await deps.store.mark_rca_reviewed(incident_id, event, redraw=shown)
     if outcome == "already":
         raise BadInput(replies.rca_already_reviewed(by))
     if incident is None:
@@ -169,5 +170,5 @@ async def mark_reviewed(deps: Deps, incident_id: str, user: str) -> Incident:
     await attempt_all(incident_id, {
         "announce the review": deps.client.chat_postMessage(channel=incident.channel_id,
                                                             text=blocks.rca_reviewed_message(incident)),
-        "show the review": sync(deps, incident_id, [parts.CARD, parts.RCA_REVIEW, parts.RCA_REMINDER])})
+        "show the review": sync(deps, incident_id, shown)})
     return incident

@@ -38,7 +38,8 @@ async def resolve(deps: Deps, incident_id: str, user: str, cause: str, resolutio
         resolved = await store.complete_phase(incident_id, phase, len(book.phases[phase].steps), event, last=True,
                                               cause=cause, resolution=resolution,
                                               unschedule=all_members(incident_id, book),
-                                              rca_due_ms=event.at + rca.review_window_ms(deps, book))
+                                              rca_due_ms=event.at + rca.review_window_ms(deps, book),
+                                              redraw=all_parts(incident, book))
         if resolved is not None:
             break
     else:
