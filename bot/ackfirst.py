@@ -52,7 +52,9 @@ POLL_S = 0.001
 COST_S = 0.0004
 # The releaser looks every QUIET_S, later when the loop is busy: limits are kept this far ahead.
 MARGIN_S = 0.05
-# Work past its wait that goes while no request waits for its ack, at each look (a few ms of loop at most).
+# Work let go at once (a few ms of loop): when the burst is over the queue goes in such slices, the next one only
+# if no request came meanwhile, so a new burst's first acks wait for one slice at most; while requests still
+# come, one slice of work past its wait goes whenever none of them waits for its ack.
 SLICE = 8
 
 R = TypeVar("R")
@@ -163,7 +165,8 @@ class AckFirst:
                     late = i
         picked = queue[:late + 1]
         if self.waiting == 0:
-            picked += itertools.islice((item for item in queue[late + 1:] if item.due <= now), SLICE)
+            picked += itertools.islice((item for item in itertools.islice(queue, late + 1, None) if item.due <= now),
+                                       SLICE)
         if picked:
             gone = {item.order for item in picked}
             self._queue = [item for item in queue if item.order not in gone]
@@ -171,25 +174,27 @@ class AckFirst:
         return picked
 
     async def _release(self) -> None:
-        """One task lets the waiting work go: all of it once the burst is over, else as `_pick` says. It looks
-        every QUIET_S at most, however many wait."""
+        """One task lets the waiting work go: slice by slice once the burst is over, else as `_pick` says. In a
+        burst it looks every QUIET_S at most, however many wait."""
         loop = asyncio.get_running_loop()
         while self._queue:
             now = loop.time()
-            if self._quiet(now):
-                released = sorted(self._queue, key=lambda item: item.order)  # in order of arrival
-                self._queue = []
+            quiet = self._quiet(now)
+            if quiet:  # a slice, nearest limits first
+                released, self._queue = self._queue[:SLICE], self._queue[SLICE:]
                 self._busy_until = now + len(released) * COST_S
             else:
                 released = self._pick(now)
             for item in released:
                 if not item.turn.done():
                     item.turn.set_result(None)
-            if self._queue:
-                # Look again when the burst could be over, or a wait is up; at least every QUIET_S for the limits.
+            if quiet:
+                await asyncio.sleep(0)  # the next slice after this one has started, and any request that came
+            elif self._queue:
+                # Look again when the burst could be over, else in QUIET_S: often enough for the limits (MARGIN_S)
+                # and for waits that are up (a few ms late is nothing to them).
                 wake = self.last_arrival + self.quiet_s if self.waiting == 0 else now + self.quiet_s
-                wake = min([wake, now + self.quiet_s, *(item.due for item in self._queue if item.due > now)])
-                await asyncio.sleep(max(POLL_S, wake - now))
+                await asyncio.sleep(max(POLL_S, wake - loop.time()))
 
 
 def _settle(ticket: Ticket, task: asyncio.Future[Any]) -> None:

@@ -7,7 +7,7 @@ import asyncio
 import time
 
 from bot import ackfirst
-from bot.ackfirst import COST_S, MARGIN_S, AckFirst, Patience
+from bot.ackfirst import COST_S, MARGIN_S, SLICE, AckFirst, Patience
 from bot.collector import GAP_S, LONGEST_WITHOUT_S, QUIET_S, Quiet
 from tests.conftest import eventually
 from tests.flows import command_modal, declare
@@ -119,6 +119,37 @@ async def test_the_rest_of_the_work_waits_again_once_its_urgent_part_is_done():
     await eventually(lambda: steps == ["modal opened", "filled in"])
     assert await task == "acked"
     await eventually(lambda: not ackfirst._finishing)
+
+
+async def test_after_a_burst_the_work_goes_a_slice_at_a_time_and_waits_again_for_a_new_request():
+    """Once the burst is over the queue goes in slices; a request arriving as the first slice starts is acked
+    before any more of the queue is let go."""
+    gate = AckFirst(quiet_s=0.01)
+    started: list[int] = []
+    hold = asyncio.Event()
+
+    async def work(i: int, ticket: ackfirst.Ticket) -> None:
+        await gate.turn(ticket, Patience(wait_s=30, limit_s=30))
+        started.append(i)
+        if len(started) == 1:
+            with gate.request():  # a new request, waiting for its ack while the slice runs
+                await hold.wait()
+
+    n = 5 * SLICE
+    with gate.request():
+        tickets = []
+        for _ in range(n):
+            with gate.request() as t:
+                tickets.append(t)
+        tasks = [asyncio.create_task(work(i, t)) for i, t in enumerate(tickets)]
+        await asyncio.sleep(0.05)
+        assert started == [], "work ran while a request still waited for its ack"
+    await eventually(lambda: started)
+    await asyncio.sleep(0.05)  # well past the quiet time: nothing more may go while the new request waits
+    assert len(started) <= 2 * SLICE, f"{len(started)} went while a new request waited for its ack"
+    hold.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    assert sorted(started) == list(range(n)) and started[:SLICE] == list(range(SLICE)), "nearest limits first"
 
 
 async def test_a_request_on_its_own_starts_its_work_at_once():
