@@ -14,6 +14,9 @@ class Loopback:
     port: int = 0
     max_body = 64 * 1024 * 1024  # what a request may carry (file uploads to the fake Slack)
     shutdown_timeout = 60.0  # how long `stop` lets requests in flight finish (aiohttp's default)
+    # Connections waiting to be accepted. The service faked takes whatever a client opens; aiohttp's 128 would
+    # drop the connections of a burst past it, and a client sends a dropped SYN again only a second later.
+    backlog = 1024
     _runner: web.AppRunner | None = None
 
     def routes(self, app: web.Application) -> None:
@@ -26,7 +29,7 @@ class Loopback:
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=self.shutdown_timeout)
         await self._runner.setup()
         try:
-            await web.TCPSite(self._runner, "127.0.0.1", port).start()
+            await web.TCPSite(self._runner, "127.0.0.1", port, backlog=self.backlog).start()
         except OSError:
             await self.stop()
             raise
