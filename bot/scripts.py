@@ -283,11 +283,12 @@ class Scripts:
             args=[expected, mode, *firing])
 
     async def alert_record(self, group: str, incident_id: str, status: str, actor: str, at: int, max_rows: int,
-                           alerts: list[tuple[str, str]]) -> Any:
+                           alerts: list[tuple[str, str]], marks: Sequence[str] = ()) -> Any:
         return await self._alert_record(
             keys=[keys.alert_group(group), keys.alert_seen(group), keys.incident(incident_id),
                   keys.timeline(incident_id), keys.timeline_seen(incident_id)],
-            args=[status, actor, str(at), str(max_rows), *(x for pair in alerts for x in pair)])
+            args=[status, actor, str(at), str(max_rows), *(x for pair in alerts for x in pair)],
+            first=_marking(marks, at))
 
     async def alert_link(self, group: str, incident_id: str, expected: str, actor: str, at: int) -> Any:
         return await self._alert_link(

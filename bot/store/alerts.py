@@ -3,11 +3,12 @@ what it has recorded, and the suggestion posted for it; processed in order by wo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from bot import keys
 from bot.claims import Claim
+from bot.parts import Part
 from bot.schedule import Due
 from bot.store.base import StoreBase
 from bot.store.errors import storage_errors
@@ -46,8 +47,10 @@ class AlertStore(StoreBase):
 
     @storage_errors
     async def alert_record(self, group: str, incident_id: str, status: str, alerts: list[tuple[str, str]], *,
-                           actor: str, at: int, max_rows: int) -> Recorded:
-        res = await self.scripts.alert_record(group, incident_id, status, actor, at, max_rows, alerts)
+                           actor: str, at: int, max_rows: int, redraw: Iterable[Part] = ()) -> Recorded:
+        """`redraw`: marked dirty with the write, as IncidentStore.set_fields does."""
+        res = await self.scripts.alert_record(group, incident_id, status, actor, at, max_rows, alerts,
+                                              sorted({part.member(incident_id) for part in redraw}))
         return Recorded(linked=bool(res[0]), changed=bool(res[1]), notes=[int(n) for n in res[2]])
 
     @storage_errors

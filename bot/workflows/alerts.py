@@ -108,8 +108,10 @@ async def _apply(deps: Deps, group: str, d: Delivery, claim: Claim) -> None:
 async def _record(deps: Deps, group: str, incident_id: str, d: Delivery) -> bool:
     """Record the delivery's alert states; True when the incident's alerts changed."""
     alerts = [(seen_key(a), a.model_dump_json()) for a in d.alerts]
+    # The card is marked with the write: if this replica dies before drawing it, a retry of the delivery finds
+    # nothing changed and would not draw it either; the sweep does.
     recorded = await deps.store.alert_record(group, incident_id, d.status, alerts, actor=ACTOR, at=deps.clock(),
-                                             max_rows=MAX_ROWS)
+                                             max_rows=MAX_ROWS, redraw=[parts.CARD])
     return recorded.linked and recorded.changed
 
 
