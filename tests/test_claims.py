@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 import subprocess
 
@@ -209,6 +210,28 @@ async def test_a_reserve_kept_without_its_claim_leaves_the_item_due_when_it_was(
     await eventually(claimed, timeout=5)
     assert sorted(found) == sorted(int(x) for x in due_at)
     assert await store.redis.zcard(keys.reserved_due()) == 0, "the claims took their due times with them"
+
+
+async def test_a_scheduled_item_this_version_cannot_read_is_left_where_it_is_and_told_once(make_bot, caplog):
+    """As a newer replica might write during a rolling upgrade: the item stays for one that can read it, and the
+    operator hears of it once, not every lease."""
+    bot = await make_bot(run_scheduler=False)
+    store = bot.deps.store
+    member = "from-a-newer-version|INC-9|?"
+    await store.redis.zadd(keys.due(), {member: 0})
+    passes = 0
+
+    async def came_back() -> bool:
+        nonlocal passes
+        await store.take_due("replica-a", 1, limit=10)  # a 1 ms lease: due again at the next pass
+        passes += 1
+        return passes >= 3
+
+    with caplog.at_level(logging.ERROR, logger="bot.store.scheduled"):
+        await eventually(came_back, timeout=5)
+    told = [r for r in caplog.records if member in r.getMessage()]
+    assert len(told) == 1, [r.getMessage() for r in told]
+    assert await store.redis.zscore(keys.due(), member) is not None, "left for a replica that can read it"
 
 
 async def test_two_replicas_claim_in_batches_keep_apart_and_drop_what_is_no_longer_wanted(make_bot, fake_slack):

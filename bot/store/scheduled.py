@@ -25,6 +25,9 @@ class ScheduleStore(StoreBase):
     """The due sets and the claims on their items. Mixed into Store."""
 
     _info_refused = False  # the operator was told INFO is refused (once per store)
+    # Scheduled members this version cannot read, told once each: left where they are (during a rolling
+    # upgrade a newer replica may have written them, and it will take them), so they come back every lease.
+    _unreadable: frozenset[str] = frozenset()
 
     @storage_errors
     async def schedule(self, plan: dict[Due, int]) -> None:
@@ -58,7 +61,9 @@ class ScheduleStore(StoreBase):
             try:
                 due = Due.parse(member)
             except ValueError:
-                log.error("cannot read scheduled item %r; leaving it", member)
+                if member not in self._unreadable:
+                    self._unreadable |= {member}
+                    log.error("cannot read scheduled item %r; leaving it for a replica that can (said once)", member)
                 continue
             dues.append(due)
             items.append(claim_item(due, str(now + lease_ms), score))
