@@ -128,8 +128,9 @@ class Scheduler:
         try:
             # The primary is recorded before its items fall due, so their first attempts skip Slack's history.
             await self.deps.store.record_server()
+            await self.deps.store.trim_reserved()
         except Exception:  # noqa: BLE001 - only a saving is lost; the sweep must run regardless
-            log.info("could not look at the Redis server", exc_info=True)
+            log.info("could not record the Redis server, or trim reserved items", exc_info=True)
         try:
             return await sync.sweep(self.deps) + await declare.set_up_left_behind(self.deps)
         except StorageUnavailable:

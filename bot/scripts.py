@@ -21,7 +21,7 @@ from bot.replication import Also, Writes
 _COMMON = "_common"
 # Written again after a failover (see above); `due` and `now` only read.
 RETRY_SAFE = frozenset({"step", "set_fields", "abandon", "page_request", "confirm", "finish",
-                        "part_posted", "posting", "server_since"})
+                        "part_posted", "posting", "server_since", "trim_reserved"})
 READ_ONLY = frozenset({"due", "now"})
 
 
@@ -107,6 +107,7 @@ class Scripts:
         self._part_failed, self._part_posted = load("part_failed"), load("part_posted")
         self._release, self._retry = load("release"), load("retry")
         self._reserve, self._renew, self._now = load("reserve"), load("renew"), load("now")
+        self._trim_reserved = load("trim_reserved")
         self._page_request, self._page_done, self._note = load("page_request"), load("page_done"), load("note")
         self._alert_enqueue, self._alert_begin = load("alert_enqueue"), load("alert_begin")
         self._alert_record, self._alert_link = load("alert_record"), load("alert_link")
@@ -200,6 +201,9 @@ class Scripts:
 
     async def reserve(self, sets: list[str], limit: int, lease_ms: int) -> Any:
         return await self._reserve(keys=[*sets, keys.reserved_due()], args=[str(limit), str(lease_ms)])
+
+    async def trim_reserved(self, sets: list[str], limit: int) -> Any:
+        return await self._trim_reserved(keys=[*sets, keys.reserved_due()], args=[str(limit)])
 
     async def claim(self, owner: str, lease_ms: int, max_attempts: int, items: list[ClaimItem],
                     also: Also | None = None) -> tuple[Any, int, list[Any]]:

@@ -116,11 +116,25 @@ class SentinelGroup:
                     f"sentinel parallel-syncs {MASTER} 1"])
             self.wait(lambda: all(self._sentinel(p).sentinel_master(MASTER)["num-other-sentinels"] == 2
                                   and self._sentinel(p).sentinel_master(MASTER)["num-slaves"] == 1
-                                  for p in self.sentinels), "sentinels to find each other and the replica")
+                                  for p in self.sentinels), "sentinels to find each other and the replica",
+                      seen=self._seen)
         except BaseException:
             self.close()
             raise
         return self
+
+    def _seen(self) -> str:
+        """What each sentinel says of the primary, for a set-up that timed out."""
+        out = []
+        for port in self.sentinels:
+            try:
+                with self._sentinel(port) as s:
+                    m = s.sentinel_master(MASTER)
+                out.append(f"{port}: {m.get('ip')}:{m.get('port')} flags={m.get('flags')} "
+                           f"other sentinels {m.get('num-other-sentinels')}, replicas {m.get('num-slaves')}")
+            except (redis.RedisError, OSError, KeyError) as e:
+                out.append(f"{port}: {e!r}")
+        return "; ".join(out)
 
     @property
     def url(self) -> str:
@@ -161,17 +175,20 @@ class SentinelGroup:
                 isinstance(v, dict) and v.get("state") == "online" for k, v in info.items() if k.startswith("slave"))
         self.wait(synced, f"a replica of port {primary} to be in sync", timeout)
 
-    def wait(self, check: Callable[[], bool], what: str, timeout: float = 30) -> None:
-        """Blocking: only for set-up, before any bot runs in the test's event loop."""
+    def wait(self, check: Callable[[], bool], what: str, timeout: float = 30,
+             seen: Callable[[], str] | None = None) -> None:
+        """Blocking: only for set-up, before any bot runs in the test's event loop. On timeout, says what the
+        last look found (`seen`, else the last error)."""
         deadline = time.monotonic() + timeout
+        last = ""
         while time.monotonic() < deadline:
             try:
                 if check():
                     return
-            except (redis.RedisError, OSError, KeyError):
-                pass
+            except (redis.RedisError, OSError, KeyError) as e:
+                last = repr(e)
             time.sleep(0.1)
-        raise RuntimeError(f"timed out waiting for {what}")
+        raise RuntimeError(f"timed out waiting for {what}: {seen() if seen else last or 'not yet'}")
 
     def close(self) -> None:
         self.procs.close()

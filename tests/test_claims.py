@@ -212,6 +212,20 @@ async def test_a_reserve_kept_without_its_claim_leaves_the_item_due_when_it_was(
     assert await store.redis.zcard(keys.reserved_due()) == 0, "the claims took their due times with them"
 
 
+async def test_a_reserve_whose_item_was_dropped_before_its_claim_is_forgotten(make_bot, fake_slack):
+    """The first due time a dead replica's reserve kept is forgotten once its item left the due set (the incident
+    resolved); one whose item is still there is left for its claim."""
+    bot = await make_bot(run_scheduler=False)
+    store = bot.deps.store
+    dropped, kept = await make_due(store, fake_slack, 2)
+    await store.scripts.reserve([keys.due()], 10, 60_000)  # the dead replica's reserve; no claim follows
+    assert await store.redis.zcard(keys.reserved_due()) == 2
+    await store.redis.zrem(keys.due(), dropped)
+    assert await store.trim_reserved() == 1
+    assert await store.redis.zrange(keys.reserved_due(), 0, -1) == [kept]
+    assert await store.trim_reserved() == 0
+
+
 async def test_a_scheduled_item_this_version_cannot_read_is_left_where_it_is_and_told_once(make_bot, caplog):
     """As a newer replica might write during a rolling upgrade: the item stays for one that can read it, and the
     operator hears of it once, not every lease."""

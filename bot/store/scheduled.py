@@ -88,6 +88,11 @@ class ScheduleStore(StoreBase):
         return outcomes(res, dues, owner, lease_ms, sent_at, replicated=acked >= 1, served=served)
 
     @storage_errors
+    async def trim_reserved(self, limit: int = 20) -> int:
+        """Forget the first due times of reserved items dropped before any claim (lua/trim_reserved.lua)."""
+        return int(await self.scripts.trim_reserved(list(DUE_SETS), limit))
+
+    @storage_errors
     async def record_server(self) -> unbroken.Served | None:
         """Record the primary as bot/unbroken.py says (every sweep does, so that items falling due later may
         count on it); what the server looked like, None when the link does not look or INFO is refused."""
