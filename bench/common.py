@@ -246,7 +246,7 @@ class Proc:
 def inproc_deps(ctx: Ctx, slack_url: str, **overrides: Any) -> Any:
     """Deps for a bot built inside this process (as tests/conftest.py builds one)."""
     from bot.deps import Deps
-    from bot.playbook import load_playbooks
+    from bot.playbook_file import load_playbooks
     from bot.settings import load_settings
     from bot.store import Store, connect
 

@@ -27,7 +27,7 @@ from bot.app import create_app, create_web_app
 from bot.deps import Deps
 from bot.embedded_redis import free_port
 from bot.errors import StorageUnavailable
-from bot.playbook import load_playbooks
+from bot.playbook_file import load_playbooks
 from bot.settings import load_settings
 from bot.store import Store, connect_settings
 from slackfake import FakeSlack

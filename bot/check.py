@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from bot import sample
 from bot.durations import format_duration, in_words
 from bot.errors import ConfigError
-from bot.playbook import Playbook, load_playbooks
+from bot.playbook import Playbook
+from bot.playbook_file import load_playbooks
 from bot.settings import Settings
 from bot.templating import Templates
 

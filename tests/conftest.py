@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.app import create_app, create_web_app, shut_down
 from bot.deps import Deps, wall_clock_ms
 from bot.embedded_redis import free_port
-from bot.playbook import load_playbooks
+from bot.playbook_file import load_playbooks
 from bot.settings import load_settings
 from bot.store import Store, connect_settings
 from bot.templating import Templates

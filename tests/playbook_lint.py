@@ -12,7 +12,8 @@ from pathlib import Path
 
 from markdown_it import MarkdownIt
 
-from bot.playbook import Step, parse_playbook
+from bot.playbook import Step
+from bot.playbook_file import parse_playbook
 
 SHELL = frozenset({"bash", "sh", "shell"})
 WARNING = "⚠️ Destructive:"

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import keys
 from bot.alerts import BadNotification, choose_playbook, group_id, label_sets, matches, parse
 from bot.errors import ConfigError
-from bot.playbook import load_playbooks, parse_playbook
+from bot.playbook_file import load_playbooks, parse_playbook
 from bot.schedule import Due
 from bot.settings import load_settings
 from bot.timeline_view import describe, plain

@@ -9,7 +9,8 @@ import pytest
 from bot import blocks, modals
 from bot.errors import ConfigError
 from bot.incident import Incident, StepState
-from bot.playbook import PHASES, load_playbooks, parse_playbook
+from bot.playbook import PHASES
+from bot.playbook_file import load_playbooks, parse_playbook
 from bot.roster import parse_roster
 from bot.schedule import Due, DueKind, all_members, plan_for_incident
 from slackfake import validate_blocks

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from bot.playbook import load_playbooks
+from bot.playbook_file import load_playbooks
 from bot.sandbox.people import Person, cast
 from tests.sandbox_process import ROOT, Sandbox
 

@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.playbook import load_playbooks
+from bot.playbook_file import load_playbooks
 from bot.sandbox.emulator import Emulator
 from bot.sandbox.people import cast, read_manifest
 from slackfake.delivery import signature

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot import modals
 from bot.ids import DeclareMeta
-from bot.playbook import load_playbooks
+from bot.playbook_file import load_playbooks
 from bot.sandbox.blockkit_html import Drawer, modal_html
 from bot.sandbox.emulator import Emulator, state_values
 from bot.sandbox.mrkdwn_html import Names, to_html, to_plain

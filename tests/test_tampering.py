@@ -24,7 +24,7 @@ import pytest
 
 from bot import keys
 from bot.errors import ConfigError
-from bot.playbook import parse_playbook
+from bot.playbook_file import parse_playbook
 from tests.conftest import TEST_PLAYBOOKS, eventually
 from tests.driver import SIGNING_SECRET
 from tests.fake_pagerduty import signature, webhook

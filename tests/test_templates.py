@@ -17,7 +17,8 @@ from bot import sample
 from bot.errors import ConfigError
 from bot.incident import Event, Incident
 from bot.mrkdwn import escape, unescape
-from bot.playbook import Playbook, parse_playbook
+from bot.playbook import Playbook
+from bot.playbook_file import parse_playbook
 from bot.settings import load_settings
 from bot.store import Store, connect
 from bot.templating import TemplateFailed, Templates
