@@ -7,11 +7,11 @@ claims), `pages` (PagerDuty), `alerts` (alert groups), over `base` (the link to 
 from __future__ import annotations
 
 from bot.redis_conn import connect, connect_settings
-from bot.store.alerts import AlertStore
+from bot.store.alert_groups import AlertStore
 from bot.store.base import new_token
+from bot.store.drawing import PartStore
 from bot.store.incidents import IncidentStore
 from bot.store.pages import PageStore
-from bot.store.parts import PartStore
 from bot.store.results import Drawing, Outcome, PageRequest, Pages, Recorded
 from bot.store.scheduled import ScheduleStore
 from bot.store.timeline import TimelineStore

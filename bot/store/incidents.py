@@ -15,8 +15,8 @@ from bot.incident import Event, Incident
 from bot.parts import Part
 from bot.schedule import Due
 from bot.store.base import StoreBase
+from bot.store.drawing import RENDER_LOCK_MS
 from bot.store.errors import storage_errors
-from bot.store.parts import RENDER_LOCK_MS
 from bot.store.results import Drawing, Outcome, check, outcome, snapshot, stepped
 
 IDEM_TTL_S = 86400
