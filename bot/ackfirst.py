@@ -182,7 +182,7 @@ class AckFirst:
             quiet = self._quiet(now)
             if quiet:  # a slice, nearest limits first
                 released, self._queue = self._queue[:SLICE], self._queue[SLICE:]
-                self._busy_until = now + len(released) * COST_S
+                self._busy_until = max(now, self._busy_until) + len(released) * COST_S
             else:
                 released = self._pick(now)
             for item in released:

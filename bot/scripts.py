@@ -23,6 +23,8 @@ _COMMON = "_common"
 RETRY_SAFE = frozenset({"step", "set_fields", "abandon", "page_request", "confirm", "finish",
                         "part_posted", "posting", "server_since", "trim_reserved"})
 READ_ONLY = frozenset({"due", "now"})
+# Housekeeping whose loss costs nothing: not held up waiting for replicas (REDIS_WAIT_REPLICAS).
+UNCONFIRMED = frozenset({"trim_reserved"})
 
 
 def _source(name: str) -> str:
@@ -30,6 +32,9 @@ def _source(name: str) -> str:
     # The one key _common.lua reads without KEYS (now_ms's clock offset), named here as keys.py builds it.
     clock = f"local CLOCK_OFFSET = {json.dumps(keys.clock_offset())}\n"
     return clock + (lua / f"{_COMMON}.lua").read_text() + "\n" + (lua / f"{name}.lua").read_text()
+
+
+_MARK = _source("mark")
 
 
 def _event_args(event: Event) -> list[str]:
@@ -40,14 +45,24 @@ def _pairs(fields: dict[str, str]) -> list[str]:
     return [x for kv in fields.items() for x in kv]
 
 
-def _marking(members: Sequence[str], at_ms: int) -> list[Any]:
-    """The parts a change is about to redraw, marked dirty ahead of it (as lock_part.lua would): should the
-    process die before drawing them, the sweep draws them. A mark the change did not need costs one redraw
-    with no Slack call (the digest is unchanged). LT keeps the earliest date, as the scripts do; the first
-    draw's lock_part.lua dates it by Redis's clock at the latest."""
-    if not members:
+@dataclass(frozen=True)
+class Marks:
+    """What a change's caller does next, marked ahead of the change (lua/mark.lua): the parts it draws (dirty-set
+    members), and those it posts ((incident id, part key, member)) with how long a post may take. A mark the
+    change did not need costs the sweep one redraw with no Slack call (the digest is unchanged)."""
+
+    drawn: Sequence[str] = ()
+    posted: Sequence[tuple[str, str, str]] = ()
+    posting_ms: int = 0
+
+
+def _marking(marks: Marks | None) -> list[Any]:
+    """`mark.lua` as a command to send first. EVAL with its text, not EVALSHA: a server without the script
+    cached must not refuse it, as the change after it would then run twice."""
+    if marks is None or not (marks.drawn or marks.posted):
         return []
-    return ["ZADD", keys.dirty(), "LT", *(x for member in members for x in (at_ms, member))]
+    return ["EVAL", _MARK, 1 + len(marks.posted), keys.dirty(), *(keys.posting(i, p) for i, p, _ in marks.posted),
+            str(marks.posting_ms), *(m for _, _, m in marks.posted), *marks.drawn]
 
 
 def _timeline(incident_id: str) -> list[str]:
@@ -78,7 +93,7 @@ class _Script:
         self._script, self._writes, self._name = client.register_script(_source(name)), writes, name
 
     async def __call__(self, *, keys: Sequence[str], args: Sequence[Any], first: Sequence[Any] = ()) -> Any:
-        if self._name in READ_ONLY:
+        if self._name in READ_ONLY or self._name in UNCONFIRMED:
             return await self._writes.read(self._script, keys, args)
         return await self._writes.script(self._script, keys, args, retry_safe=self._name in RETRY_SAFE,
                                          first=first)
@@ -134,29 +149,29 @@ class Scripts:
 
     async def complete(self, incident_id: str, phase: int, nsteps: int, last: bool, event: Event, cause: str,
                        resolution: str, rca_member: str, rca_due_ms: int, unschedule: list[str],
-                       marks: Sequence[str] = ()) -> Any:
+                       marks: Marks | None = None) -> Any:
         return await self._complete(
             keys=[*_timeline(incident_id), keys.open_incidents(), keys.due(), keys.open_by_playbook(), keys.pages(),
                   keys.pager(incident_id), keys.rca_due()],
             args=[str(phase), str(nsteps), "1" if last else "0", *_event_args(event), event.data_json, cause,
                   resolution, rca_member, str(rca_due_ms), *unschedule],
-            first=_marking(marks, event.at))
+            first=_marking(marks))
 
     async def set_fields(self, incident_id: str, fields: dict[str, str], event: Event | None,
-                         require_open: bool, marks: Sequence[str] = ()) -> Any:
+                         require_open: bool, marks: Marks | None = None) -> Any:
         ev = event or Event(type="", actor="", at=0)
         return await self._set_fields(
             keys=_timeline(incident_id),
             args=["1" if require_open else "0", *_event_args(ev), ev.type, ev.data_json, *_pairs(fields)],
-            first=_marking(marks, ev.at))
+            first=_marking(marks))
 
     async def acknowledge(self, incident_id: str, levels: list[int], event: Event, page_roles: list[str],
-                          note: bool, marks: Sequence[str] = ()) -> Any:
+                          note: bool, marks: Marks | None = None) -> Any:
         return await self._acknowledge(
             keys=[*_timeline(incident_id), keys.pages(), keys.pager(incident_id)],
             args=[*_event_args(event), event.type, event.data_json, json.dumps(levels), json.dumps(page_roles),
                   "1" if note else "0"],
-            first=_marking(marks, event.at))
+            first=_marking(marks))
 
     async def note(self, incident_id: str, event: Event) -> Any:
         return await self._note(
@@ -188,10 +203,10 @@ class Scripts:
         return await self._status_update(keys=_timeline(incident_id),
                                          args=["1" if require_open else "0", *_event_args(event), event.data_json])
 
-    async def rca_reviewed(self, incident_id: str, member: str, event: Event, marks: Sequence[str] = ()) -> Any:
+    async def rca_reviewed(self, incident_id: str, member: str, event: Event, marks: Marks | None = None) -> Any:
         return await self._rca_reviewed(keys=[*_timeline(incident_id), keys.rca_due(), keys.job(member)],
                                         args=[member, *_event_args(event), event.data_json],
-                                        first=_marking(marks, event.at))
+                                        first=_marking(marks))
 
     async def now(self) -> Any:
         return await self._now(keys=[keys.clock_offset()], args=[])
@@ -287,12 +302,12 @@ class Scripts:
             args=[expected, mode, *firing])
 
     async def alert_record(self, group: str, incident_id: str, status: str, actor: str, at: int, max_rows: int,
-                           alerts: list[tuple[str, str]], marks: Sequence[str] = ()) -> Any:
+                           alerts: list[tuple[str, str]], marks: Marks | None = None) -> Any:
         return await self._alert_record(
             keys=[keys.alert_group(group), keys.alert_seen(group), keys.incident(incident_id),
                   keys.timeline(incident_id), keys.timeline_seen(incident_id)],
             args=[status, actor, str(at), str(max_rows), *(x for pair in alerts for x in pair)],
-            first=_marking(marks, at))
+            first=_marking(marks))
 
     async def alert_link(self, group: str, incident_id: str, expected: str, actor: str, at: int) -> Any:
         return await self._alert_link(

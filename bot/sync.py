@@ -150,10 +150,20 @@ async def _repair(deps: Deps, incident_id: str, part: Part) -> None:
                 if part.kind == Kind.CARD:
                     await deps.client.pins_add(channel=channel, timestamp=ts)
             return
-    except (SlackApiError, StorageUnavailable, IncidentGone) as e:
+    except IncidentGone:  # nothing left to show: the mark would be looked at every sweep, for ever
+        await _forget(deps, part.member(incident_id))
+        return
+    except (SlackApiError, StorageUnavailable) as e:
         log.warning("incident %s: posting %s again failed: %r", incident_id, part.key, e)
         return
     await _sync_part(deps, incident_id, part)
+
+
+async def _forget(deps: Deps, member: str) -> None:
+    try:
+        await deps.store.forget_dirty(member)
+    except StorageUnavailable:
+        pass  # the next sweep tries again
 
 
 async def _posted_before(deps: Deps, incident: Incident, part: Part) -> str:

@@ -9,7 +9,7 @@ import time
 from bot import keys, parts
 from bot.incident import Event
 from bot.render import all_parts
-from bot.sync import sync
+from bot.sync import sweep, sync
 from tests.conftest import eventually
 from tests.flows import all_text, card, declare, phase_message, phase_messages
 
@@ -126,13 +126,15 @@ async def test_a_change_whose_replica_died_before_drawing_it_is_drawn_by_the_swe
 async def test_next_checklist_of_a_replica_that_died_after_completing_a_phase_is_posted_once(
         make_bot, driver, fake_slack):
     """The phase is closed in Redis, and the replica dies before posting the next checklist: the sweep posts it
-    (the next phase is marked dirty with the change), once."""
+    once the post it had marked as under way is overdue (the mark goes with the change), and only once."""
     dying = await make_bot(run_scheduler=False)
     inc = await declare(driver, dying, fake_slack, "wide Dies after completing")
     book = dying.deps.book("wide")
     event = Event(type="phase_completed", actor=ALICE, at=dying.deps.clock(), data={"phase": 0})
+    # As checklist.complete_phase does, with a post that may take 1 s instead of POSTING_MS.
     closed = await dying.deps.store.complete_phase(inc.incident_id, 0, len(book.phases[0].steps), event,
-                                                   redraw={parts.phase(0), parts.phase(1)} | parts.HEADLINE)
+                                                   redraw={parts.phase(0)} | parts.HEADLINE,
+                                                   post_next=parts.phase(1), posting_ms=1000)
     assert closed is not None and closed.phase == 1 and len(phase_messages(fake_slack, inc.channel)) == 1
     await make_bot()
     nxt = await eventually(lambda: [m for m in phase_messages(fake_slack, inc.channel) if "Phase 2 of" in all_text(m)],
@@ -140,6 +142,13 @@ async def test_next_checklist_of_a_replica_that_died_after_completing_a_phase_is
     await eventually(lambda: not_dirty(dying, inc.incident_id, "phase:1"), timeout=15)
     assert len(nxt) == 1 and len(phase_messages(fake_slack, inc.channel)) == 2
     assert (await dying.deps.store.get(inc.incident_id)).phase_ts.get(1) == nxt[0].ts
+
+
+async def test_a_dirty_part_of_an_incident_that_is_gone_is_forgotten_by_the_sweep(make_bot):
+    bot = await make_bot(run_scheduler=False)
+    await bot.deps.store.redis.zadd(keys.dirty(), {"404|card": 0})
+    assert await sweep(bot.deps) == 1
+    assert await bot.deps.store.redis.zscore(keys.dirty(), "404|card") is None, "else looked at every sweep"
 
 
 async def test_next_checklist_whose_post_failed_is_posted_by_the_sweep(make_bot, driver, fake_slack):

@@ -10,6 +10,7 @@ from bot import keys
 from bot.claims import Claim
 from bot.parts import Part
 from bot.schedule import Due
+from bot.scripts import Marks
 from bot.store.base import StoreBase
 from bot.store.errors import storage_errors
 from bot.store.results import Recorded
@@ -50,7 +51,7 @@ class AlertStore(StoreBase):
                            actor: str, at: int, max_rows: int, redraw: Iterable[Part] = ()) -> Recorded:
         """`redraw`: marked dirty with the write, as IncidentStore.set_fields does."""
         res = await self.scripts.alert_record(group, incident_id, status, actor, at, max_rows, alerts,
-                                              sorted({part.member(incident_id) for part in redraw}))
+                                              Marks(drawn=sorted({part.member(incident_id) for part in redraw})))
         return Recorded(linked=bool(res[0]), changed=bool(res[1]), notes=[int(n) for n in res[2]])
 
     @storage_errors

@@ -79,7 +79,7 @@ async def _apply(deps: Deps, group: str, d: Delivery, claim: Claim) -> None:
     if outcome == "quiet":
         return  # its incident is closed and nothing fires anew: a re-send, or the resolved notification
     if outcome in ("suggest", "suggested"):
-        await _record(deps, group, "", d)
+        await _record(deps, group, "", d, redraw_card=False)
         await _suggest(deps, group, book, d)
         return
     logs.bind(incident=incident_id, playbook=book.key)
@@ -94,7 +94,7 @@ async def _apply(deps: Deps, group: str, d: Delivery, claim: Claim) -> None:
                                           incident_id=incident_id,
                                           extra={"alert_group": group, "alert_url": d.url})
         incident = await deps.store.get(incident_id)
-    recorded = await _record(deps, group, incident_id, d)
+    recorded = await _record(deps, group, incident_id, d, redraw_card=not created)
     # Set up by this replica once; again only when an earlier attempt died between storing and setting up.
     if created or (incident.source == Source.ALERT and incident.is_open and not incident.channel_id
                    and claim.attempt > 1):
@@ -105,13 +105,14 @@ async def _apply(deps: Deps, group: str, d: Delivery, claim: Claim) -> None:
         await sync(deps, incident_id, [parts.CARD])
 
 
-async def _record(deps: Deps, group: str, incident_id: str, d: Delivery) -> bool:
+async def _record(deps: Deps, group: str, incident_id: str, d: Delivery, *, redraw_card: bool) -> bool:
     """Record the delivery's alert states; True when the incident's alerts changed."""
     alerts = [(seen_key(a), a.model_dump_json()) for a in d.alerts]
     # The card is marked with the write: if this replica dies before drawing it, a retry of the delivery finds
-    # nothing changed and would not draw it either; the sweep does.
+    # nothing changed and would not draw it either; the sweep does. Not for an incident just created: its
+    # set-up posts the card (a mark could let the sweep post it too), nor without an incident.
     recorded = await deps.store.alert_record(group, incident_id, d.status, alerts, actor=ACTOR, at=deps.clock(),
-                                             max_rows=MAX_ROWS, redraw=[parts.CARD])
+                                             max_rows=MAX_ROWS, redraw=[parts.CARD] if redraw_card else ())
     return recorded.linked and recorded.changed
 
 

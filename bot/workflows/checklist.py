@@ -11,7 +11,7 @@ from bot.ids import StepRef
 from bot.incident import Event, Incident
 from bot.playbook import Playbook
 from bot.store import new_token
-from bot.sync import draw_held, post, sync
+from bot.sync import POSTING_MS, draw_held, post, sync
 
 
 async def click_step(deps: Deps, book: Playbook, ref: StepRef, channel: str, user: str) -> None:
@@ -41,12 +41,13 @@ async def complete_phase(deps: Deps, book: Playbook, incident_id: str, phase: in
     """Close a phase that is not the last: open steps are skipped and the next checklist posted."""
     event = Event(type="phase_completed", actor=user, at=deps.clock(), data={"phase": phase})
     incident = await deps.store.complete_phase(incident_id, phase, len(book.phases[phase].steps), event,
-                                               redraw={parts.phase(phase), parts.phase(phase + 1)} | parts.HEADLINE)
+                                               redraw={parts.phase(phase)} | parts.HEADLINE,
+                                               post_next=parts.phase(phase + 1), posting_ms=POSTING_MS)
     if incident is None:
         raise BadInput(replies.already_completed(book.phases[phase].title))
     observe_phase(book, incident, phase, event.at)
     observe_first_response(incident, event)
-    await asyncio.gather(post(deps, incident, parts.phase(phase + 1), incident.channel_id),
+    await asyncio.gather(post(deps, incident, parts.phase(phase + 1), incident.channel_id, marked=True),
                          sync(deps, incident_id, {parts.phase(phase)} | parts.HEADLINE))
 
 
