@@ -219,6 +219,12 @@ def connect(url: str, *, sentinel_password: str | None = None, wait_replicas: in
     if target.kind == "cluster":
         cluster = RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in target.hosts],
                                username=target.username, password=target.password, **options)
+        # Packing with hiredis here too: the startup nodes are made already, the nodes found later take the
+        # class from the shared keyword arguments.
+        packing = _packing_with_hiredis(cluster.connection_kwargs["connection_class"])
+        cluster.connection_kwargs["connection_class"] = packing
+        for node in cluster.startup_nodes:
+            node.connection_class = packing
         # The Cluster client speaks the same commands (routing each by its key's slot); one type for the Store.
         client = cast(redis.Redis, cluster)
         return Link(target, client, Writes(client, wanted=0, timeout_s=wait_timeout))
