@@ -21,7 +21,7 @@ from bot.replication import Also, Writes
 _COMMON = "_common"
 # Written again after a failover (see above); `due` and `now` only read.
 RETRY_SAFE = frozenset({"step", "set_fields", "abandon", "page_request", "confirm", "finish",
-                        "part_posted", "posting", "server_since", "trim_reserved"})
+                        "part_posted", "posting", "server_since"})
 READ_ONLY = frozenset({"due", "now"})
 # Housekeeping whose loss costs nothing: not held up waiting for replicas (REDIS_WAIT_REPLICAS).
 UNCONFIRMED = frozenset({"trim_reserved"})

@@ -10,8 +10,7 @@ from bot import keys
 from bot.claims import Claim
 from bot.parts import Part
 from bot.schedule import Due
-from bot.scripts import Marks
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, marks
 from bot.store.errors import storage_errors
 from bot.store.results import Recorded
 
@@ -51,7 +50,7 @@ class AlertStore(StoreBase):
                            actor: str, at: int, max_rows: int, redraw: Iterable[Part] = ()) -> Recorded:
         """`redraw`: marked dirty with the write, as IncidentStore.set_fields does."""
         res = await self.scripts.alert_record(group, incident_id, status, actor, at, max_rows, alerts,
-                                              Marks(drawn=sorted({part.member(incident_id) for part in redraw})))
+                                              marks(incident_id, redraw))
         return Recorded(linked=bool(res[0]), changed=bool(res[1]), notes=[int(n) for n in res[2]])
 
     @storage_errors

@@ -4,13 +4,22 @@ scripts), the health probes, and Redis's clock as the scripts read it. Each part
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 import redis.asyncio as redis
 
 from bot import keys
+from bot.parts import Part
 from bot.redis_conn import Link
-from bot.scripts import Scripts
+from bot.scripts import Marks, Scripts
 from bot.store.errors import storage_errors
+
+
+def marks(incident_id: str, drawn: Iterable[Part], posted: Part | None = None, posting_ms: int = 0) -> Marks:
+    """What a change's caller draws (and posts) next, marked with the change (scripts.Marks)."""
+    return Marks(drawn=sorted({part.member(incident_id) for part in drawn}),
+                 posted=[(incident_id, posted.key, posted.member(incident_id))] if posted else [],
+                 posting_ms=posting_ms)
 
 
 class StoreBase:

@@ -14,8 +14,7 @@ from bot.errors import IncidentGone
 from bot.incident import Event, Incident
 from bot.parts import Part
 from bot.schedule import Due
-from bot.scripts import Marks
-from bot.store.base import StoreBase
+from bot.store.base import StoreBase, marks
 from bot.store.drawing import RENDER_LOCK_MS
 from bot.store.errors import storage_errors
 from bot.store.results import Drawing, Outcome, check, outcome, snapshot, stepped
@@ -119,7 +118,7 @@ class IncidentStore(StoreBase):
         """Set fields atomically, bump the version if anything changed, log `event` if given. `redraw`: the
         parts the caller draws next, marked dirty first (here and below), so that the sweep draws them should
         this process die before it does."""
-        res = await self.scripts.set_fields(incident_id, fields, event, require_open, _marks(incident_id, redraw))
+        res = await self.scripts.set_fields(incident_id, fields, event, require_open, marks(incident_id, redraw))
         check(res[0], incident_id)
         return bool(res[1]), snapshot(res[2], res[3])
 
@@ -155,7 +154,7 @@ class IncidentStore(StoreBase):
         caller posts next (the next checklist), marked as being posted for `posting_ms` with the change."""
         res = await self.scripts.complete(incident_id, phase, nsteps, last, event, cause, resolution,
                                           Due.rca(incident_id).member, rca_due_ms, unschedule or [],
-                                          _marks(incident_id, redraw, post_next, posting_ms))
+                                          marks(incident_id, redraw, post_next, posting_ms))
         check(res[0], incident_id)
         return None if res[0] == "stale_phase" else snapshot(res[1], res[2])
 
@@ -168,7 +167,7 @@ class IncidentStore(StoreBase):
         `page_roles`: tell PagerDuty too, for those that were paged. `note`: record the event even when no
         level changed (an acknowledgement in PagerDuty of a page no level sent)."""
         res = await self.scripts.acknowledge(incident_id, levels, event, page_roles or [], note,
-                                             _marks(incident_id, redraw))
+                                             marks(incident_id, redraw))
         check(res[0], incident_id)
         return outcome(res, event.at)
 
@@ -205,14 +204,8 @@ class IncidentStore(StoreBase):
                                 redraw: Iterable[Part] = ()) -> tuple[str, Incident | None, str]:
         """("ok", incident, ""), ("already", None, who marked it), or ("not_due", None, "")."""
         res = await self.scripts.rca_reviewed(incident_id, Due.rca(incident_id).member, event,
-                                              _marks(incident_id, redraw))
+                                              marks(incident_id, redraw))
         check(res[0], incident_id)
         if res[0] == "ok":
             return "ok", snapshot(res[1], res[2]), ""
         return str(res[0]), None, str(res[1]) if len(res) > 1 and res[1] else ""
-
-
-def _marks(incident_id: str, drawn: Iterable[Part], posted: Part | None = None, posting_ms: int = 0) -> Marks:
-    return Marks(drawn=sorted({part.member(incident_id) for part in drawn}),
-                 posted=[(incident_id, posted.key, posted.member(incident_id))] if posted else [],
-                 posting_ms=posting_ms)
